@@ -1,0 +1,159 @@
+package release
+
+import (
+	"bytes"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"sort"
+
+	"github.com/secure-systems-lab/go-securesystemslib/cjson"
+	"github.com/sigstore/sigstore/pkg/signature"
+
+	"github.com/safeupdate/safeupdate/keys"
+	"github.com/safeupdate/safeupdate/trust"
+)
+
+// object returns r as a generic JSON object, with or without signatures.
+func (r *Release) object(withSignatures bool) (map[string]any, error) {
+	obj := map[string]any{
+		"binary":          r.Binary,
+		"hash":            r.Hash,
+		"size":            json.Number(fmt.Sprint(r.Size)),
+		"version":         r.Version,
+		"os":              r.OS,
+		"arch":            r.Arch,
+		"compressed_hash": r.CompressedHash,
+		"compressed_size": json.Number(fmt.Sprint(r.CompressedSize)),
+	}
+	for name, raw := range r.extra {
+		dec := json.NewDecoder(bytes.NewReader(raw))
+		dec.UseNumber()
+		var v any
+		if err := dec.Decode(&v); err != nil {
+			return nil, fmt.Errorf("%w: %q: %v", ErrMalformed, name, err)
+		}
+		obj[name] = v
+	}
+	if withSignatures {
+		sigs := make([]any, 0, len(r.Signatures))
+		for _, s := range r.Signatures {
+			sigs = append(sigs, map[string]any{"keyid": s.KeyID, "sig": s.Sig})
+		}
+		obj["signatures"] = sigs
+	}
+	return obj, nil
+}
+
+// SigningBytes returns the bytes that signatures cover: the canonical JSON
+// (OLPC, as TUF uses) of the whole object without "signatures".
+func (r *Release) SigningBytes() ([]byte, error) {
+	obj, err := r.object(false)
+	if err != nil {
+		return nil, err
+	}
+	b, err := cjson.EncodeCanonical(obj)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrMalformed, err)
+	}
+	return b, nil
+}
+
+// Marshal encodes r as indented JSON: the known members in a fixed order,
+// then unknown members sorted by name, then the signatures.
+func (r *Release) Marshal() ([]byte, error) {
+	obj, err := r.object(true)
+	if err != nil {
+		return nil, err
+	}
+	names := make([]string, 0, len(r.extra))
+	for name := range r.extra {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	order := append(append(append([]string{}, known[:len(known)-1]...), names...), "signatures")
+	var buf bytes.Buffer
+	buf.WriteString("{\n")
+	for i, name := range order {
+		v, err := json.MarshalIndent(obj[name], "  ", "  ")
+		if err != nil {
+			return nil, fmt.Errorf("release: encoding %q: %w", name, err)
+		}
+		k, _ := json.Marshal(name)
+		fmt.Fprintf(&buf, "  %s: %s", k, v)
+		if i < len(order)-1 {
+			buf.WriteByte(',')
+		}
+		buf.WriteByte('\n')
+	}
+	buf.WriteString("}\n")
+	if _, err := Parse(buf.Bytes()); err != nil {
+		return nil, fmt.Errorf("release: refusing to write an invalid release.json: %w", err)
+	}
+	return buf.Bytes(), nil
+}
+
+// Sign adds a signature by s over r's signing bytes. If r already holds a
+// valid signature by the same key, r is left unchanged and added is false;
+// an invalid one by that key is replaced.
+func (r *Release) Sign(s signature.Signer) (added bool, err error) {
+	pub, err := s.PublicKey()
+	if err != nil {
+		return false, fmt.Errorf("release: %w", err)
+	}
+	id, err := keys.ID(pub)
+	if err != nil {
+		return false, fmt.Errorf("release: %w", err)
+	}
+	msg, err := r.SigningBytes()
+	if err != nil {
+		return false, err
+	}
+	kept := r.Signatures[:0:0]
+	for _, old := range r.Signatures {
+		if old.KeyID != id {
+			kept = append(kept, old)
+			continue
+		}
+		if sig, err := hex.DecodeString(old.Sig); err == nil && keys.Verify(pub, msg, sig) == nil {
+			return false, nil
+		}
+	}
+	sig, err := keys.Sign(s, msg)
+	if err != nil {
+		return false, err
+	}
+	if err := keys.Verify(pub, msg, sig); err != nil {
+		return false, fmt.Errorf("release: fresh signature does not verify: %w", err)
+	}
+	r.Signatures = append(kept, Signature{KeyID: id, Sig: hex.EncodeToString(sig)})
+	return true, nil
+}
+
+// Verify checks r's signatures over its signing bytes against v. On success
+// it returns the ids of the trusted keys that signed, and r's fields may be
+// trusted as far as v's keys are; call Expect next. It returns an error
+// wrapping ErrUnsigned for a release with no signatures, or trust's error
+// (wrapping trust.ErrThreshold) when too few trusted keys signed.
+func (r *Release) Verify(v trust.Verifier) ([]string, error) {
+	if len(r.Signatures) == 0 {
+		return nil, ErrUnsigned
+	}
+	msg, err := r.SigningBytes()
+	if err != nil {
+		return nil, err
+	}
+	sigs := make([]trust.Signature, 0, len(r.Signatures))
+	for _, s := range r.Signatures {
+		b, err := hex.DecodeString(s.Sig)
+		if err != nil {
+			return nil, fmt.Errorf("%w: signature by %s is not hex", ErrMalformed, s.KeyID)
+		}
+		sigs = append(sigs, trust.Signature{KeyID: s.KeyID, Sig: b})
+	}
+	ids, err := v.Verify(msg, sigs)
+	if err != nil {
+		return nil, fmt.Errorf("release: %w", err)
+	}
+	return ids, nil
+}
