@@ -1,0 +1,116 @@
+package main
+
+import (
+	"context"
+	"crypto"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/spf13/pflag"
+
+	"github.com/safeupdate/safeupdate/keys"
+	"github.com/safeupdate/safeupdate/repotool"
+)
+
+var addCommand = &command{
+	name:    "add",
+	summary: "add a binary to a repository as a (signed) release",
+	usage:   "add BINARY --repo DIR --version V [--os O] [--arch A] [--name NAME] [--sign --key K]... [--force]",
+	about: `Compresses BINARY with bzip2 into DIR/V/OS/ARCH/NAME.bz2 and writes release.json
+beside it, signed by each --key. The platform defaults to the one in the binary's
+own header; a contradicting --os/--arch is refused. Files are written atomically.
+An existing release is replaced only with --force. Without --sign the release is
+unsigned, which only go-updater clients and clients that opted out of
+signatures accept.`,
+	example: `  repotool add ./app --repo repo --version 1.0.0 --sign --key keys/release.key
+  repotool add dist/app.exe --repo repo --version v1.0.1 --name app --sign --key a.key --key b.key`,
+	flags: func(fs *pflag.FlagSet) {
+		fs.String("repo", "", "repository `DIR` (required; created if missing)")
+		fs.String("version", "", "release `VERSION`, a semantic version such as 1.2.3 (required)")
+		fs.String("os", "", "target `OS` (default: from the binary's header)")
+		fs.String("arch", "", "target `ARCH` (default: from the binary's header)")
+		fs.String("name", "", "binary `NAME` in the release (default: BINARY's base name)")
+		fs.Bool("sign", false, "sign the release with each --key")
+		fs.StringArray("key", nil, "private `KEY` file to sign with (repeatable)")
+		fs.String("passphrase-file", "", "read the passphrase of encrypted keys from `FILE`")
+		fs.Bool("force", false, "replace an existing release")
+	},
+	run: runAdd,
+}
+
+func runAdd(c *cli, args []string) error {
+	fs, err := c.parse(args)
+	if err != nil {
+		return err
+	}
+	pos, err := exactArgs(fs, "BINARY")
+	if err != nil {
+		return err
+	}
+	if err := required(fs, "repo", "version"); err != nil {
+		return err
+	}
+	cfg := repotool.AddConfig{Binary: pos[0]}
+	cfg.Repo, _ = fs.GetString("repo")
+	cfg.Version, _ = fs.GetString("version")
+	cfg.OS, _ = fs.GetString("os")
+	cfg.Arch, _ = fs.GetString("arch")
+	cfg.Name, _ = fs.GetString("name")
+	cfg.Force, _ = fs.GetBool("force")
+	sign, _ := fs.GetBool("sign")
+	keyFiles, _ := fs.GetStringArray("key")
+	passFile, _ := fs.GetString("passphrase-file")
+	switch {
+	case sign && len(keyFiles) == 0:
+		return usagef("--sign needs at least one --key")
+	case !sign && len(keyFiles) > 0:
+		return usagef("--key given without --sign")
+	}
+	if cfg.Keys, err = c.loadKeys(keyFiles, passFile); err != nil {
+		return err
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	res, err := repotool.Add(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	r := res.Release
+	if res.Undetected != nil {
+		fmt.Fprintf(c.stderr, "warning: cannot tell the platform of %s from its header; trusting --os %s --arch %s\n", cfg.Binary, r.OS, r.Arch)
+	}
+	path := r.Version + "/" + r.OS + "/" + r.Arch
+	fmt.Fprintf(c.stdout, "added %s: %s, %d bytes (%d compressed)\n", path, r.Binary, r.Size, r.CompressedSize)
+	for _, s := range r.Signatures {
+		fmt.Fprintf(c.stdout, "signed by %s\n", s.KeyID)
+	}
+	if len(r.Signatures) == 0 {
+		fmt.Fprintf(c.stderr, "warning: release %s is unsigned; clients that verify signatures refuse it (sign it with 'repotool sign')\n", path)
+	}
+	return nil
+}
+
+// loadKeys reads private keys, asking for a passphrase only for encrypted
+// ones.
+func (c *cli) loadKeys(files []string, passFile string) ([]crypto.Signer, error) {
+	var signers []crypto.Signer
+	seen := make(map[string]string)
+	for _, f := range files {
+		k, err := repotool.LoadPrivateKey(f, c.passphrase(passFile, f, false))
+		if err != nil {
+			return nil, err
+		}
+		id, err := keys.ID(k.Public())
+		if err != nil {
+			return nil, err
+		}
+		if prev, ok := seen[id]; ok {
+			return nil, usagef("--key %s and --key %s are the same key", prev, f)
+		}
+		seen[id] = f
+		signers = append(signers, k)
+	}
+	return signers, nil
+}

@@ -1,0 +1,43 @@
+package main
+
+import (
+	"errors"
+
+	"github.com/safeupdate/safeupdate/keys"
+	"github.com/safeupdate/safeupdate/repotool"
+)
+
+// hintFor returns the line printed after an error to say what to do next,
+// or "".
+func hintFor(cmd string, err error) string {
+	var he *hintError
+	var pe *repotool.PlatformError
+	switch {
+	case errors.As(err, &he):
+		return he.hint
+	case errors.Is(err, keys.ErrWrongPassphrase):
+		return "the passphrase is read from --passphrase-file, else $REPOTOOL_PASSPHRASE, else the terminal"
+	case errors.Is(err, keys.ErrNoPassphrase), errors.Is(err, repotool.ErrNoPassphrase):
+		if cmd == "keygen" {
+			return "give --passphrase-file, set REPOTOOL_PASSPHRASE or run in a terminal; or use --unencrypted"
+		}
+		return "give --passphrase-file, set REPOTOOL_PASSPHRASE or run in a terminal"
+	case errors.Is(err, keys.ErrEncryptedPEM):
+		return "decrypt it with 'openssl pkey -in KEY -out PLAIN', then protect it again with age"
+	case errors.Is(err, keys.ErrUnsupportedKey), errors.Is(err, keys.ErrNotPEM):
+		return "keys must be ed25519 or ECDSA P-256, as made by 'repotool keygen' or openssl"
+	case errors.As(err, &pe):
+		return "omit --os and --arch to use the platform the binary was built for"
+	case errors.Is(err, repotool.ErrExists) && cmd == "add":
+		return "use --force to replace it"
+	case errors.Is(err, repotool.ErrExists) && cmd == "keygen":
+		return "choose another --out, or move the old key files away first"
+	case errors.Is(err, repotool.ErrPayloadMismatch):
+		return "the payload changed after the release was made; add the binary again with 'repotool add --force'"
+	case errors.Is(err, repotool.ErrNoRelease):
+		return "check --repo and --version"
+	case errors.Is(err, repotool.ErrNotFound) && cmd == "sign":
+		return "add it first with 'repotool add', or check --repo, --version, --os and --arch"
+	}
+	return ""
+}

@@ -1,0 +1,254 @@
+package repotool
+
+import (
+	"context"
+	"crypto"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"path"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+
+	"github.com/safeupdate/safeupdate/internal/limits"
+	"github.com/safeupdate/safeupdate/internal/platform"
+	"github.com/safeupdate/safeupdate/release"
+	"github.com/safeupdate/safeupdate/trust"
+)
+
+// VerifyConfig configures Verify.
+type VerifyConfig struct {
+	// Repo is a repository directory or an http:// or https:// URL.
+	Repo string
+	// Keys are the trusted public keys. Required.
+	Keys []crypto.PublicKey
+	// Threshold is how many distinct keys of Keys must sign each release;
+	// 0 means 1.
+	Threshold int
+	// Version limits the audit to one version. Required for a URL, since
+	// HTTP cannot list directories: every platform Go knows is then probed.
+	Version string
+	// HTTPClient is used for a URL; nil means a client with the timeouts
+	// of internal/limits.
+	HTTPClient *http.Client
+}
+
+// Result is the verdict on one release.
+type Result struct {
+	Path  string   `json:"path"`  // "<version>/<os>/<arch>"
+	OK    bool     `json:"ok"`    // every check passed
+	Error string   `json:"error"` // why not, or ""
+	Keys  []string `json:"keys"`  // ids of the trusted keys whose signatures verified
+}
+
+// Verify audits the releases of a repository, or those of cfg.Version, the
+// way a client would before installing them: release.json bounded and
+// strictly parsed; signatures from cfg.Threshold distinct keys of cfg.Keys;
+// signed version, os and arch equal to the directory the release is in;
+// binary a plain file name; the payload present, with the compressed and
+// uncompressed sha256 and sizes signed in release.json.
+//
+// It returns one Result per release found, sorted by path; the error is
+// for problems with the configuration or the repository as a whole, or
+// wraps ErrNoRelease when nothing was found. Over HTTP a 404 for a
+// platform means "no release for it", not a failure. Verify does not check
+// for downgrades or freshness, which depend on a client's state.
+func Verify(ctx context.Context, cfg VerifyConfig) ([]Result, error) {
+	if cfg.Threshold == 0 {
+		cfg.Threshold = 1
+	}
+	tk, err := trust.NewKeys(cfg.Keys, cfg.Threshold)
+	if err != nil {
+		return nil, fmt.Errorf("repotool: verify: %s", trimPrefix(err))
+	}
+	if cfg.Version != "" {
+		if err := release.ValidVersion(cfg.Version); err != nil {
+			return nil, fmt.Errorf("repotool: verify: %s", trimPrefix(err))
+		}
+	}
+	rd, err := newRepoReader(cfg.Repo, cfg.HTTPClient)
+	if err != nil {
+		return nil, fmt.Errorf("repotool: verify: %w", err)
+	}
+	var results []Result
+	switch rd := rd.(type) {
+	case dirReader:
+		dirs, err := listReleases(string(rd), cfg.Version)
+		if err != nil {
+			return nil, fmt.Errorf("repotool: verify: %w", err)
+		}
+		for _, d := range dirs {
+			if err := ctx.Err(); err != nil {
+				return nil, fmt.Errorf("repotool: verify: %w", err)
+			}
+			res, err := verifyOne(ctx, rd, tk, d)
+			if err != nil {
+				res.Error = trimPrefix(err)
+			}
+			results = append(results, res)
+		}
+	default:
+		if cfg.Version == "" {
+			return nil, errors.New("repotool: verify: a repository URL needs --version: HTTP cannot list directories")
+		}
+		results, err = probe(ctx, rd, tk, cfg.Version)
+		if err != nil {
+			return nil, err
+		}
+	}
+	if len(results) == 0 {
+		what := "no release"
+		if cfg.Version != "" {
+			what += " of version " + cfg.Version
+		}
+		return nil, errorf(ErrNoRelease, "repotool: verify: %s found in %s", what, cfg.Repo)
+	}
+	return results, nil
+}
+
+// listReleases returns the "<version>/<os>/<arch>" directories of dir that
+// hold a release.json. Hidden names (temporary files, .git) are skipped;
+// anything else is returned, valid or not, for verifyOne to judge.
+func listReleases(dir, version string) ([]string, error) {
+	versions := []string{version}
+	if version == "" {
+		var err error
+		if versions, err = subdirs(dir); err != nil {
+			return nil, err
+		}
+	}
+	var out []string
+	for _, v := range versions {
+		oses, err := subdirs(filepath.Join(dir, v))
+		if err != nil {
+			return nil, err
+		}
+		for _, o := range oses {
+			arches, err := subdirs(filepath.Join(dir, v, o))
+			if err != nil {
+				return nil, err
+			}
+			for _, a := range arches {
+				if _, err := os.Lstat(filepath.Join(dir, v, o, a, release.FileName)); err == nil {
+					out = append(out, v+"/"+o+"/"+a)
+				}
+			}
+		}
+	}
+	sort.Strings(out)
+	return out, nil
+}
+
+// subdirs lists the non-hidden directories in dir; a missing dir has none.
+func subdirs(dir string) ([]string, error) {
+	entries, err := os.ReadDir(dir)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var names []string
+	for _, e := range entries {
+		if strings.HasPrefix(e.Name(), ".") {
+			continue
+		}
+		fi, err := os.Stat(filepath.Join(dir, e.Name()))
+		if err == nil && fi.IsDir() {
+			names = append(names, e.Name())
+		}
+	}
+	return names, nil
+}
+
+// probe verifies version on every platform Go knows, concurrently but
+// boundedly; platforms without a release.json are skipped.
+func probe(ctx context.Context, rd repoReader, tk *trust.Keys, version string) ([]Result, error) {
+	const parallel = 8
+	plats := platform.List()
+	found := make([]*Result, len(plats))
+	errs := make([]error, len(plats))
+	sem := make(chan struct{}, parallel)
+	var wg sync.WaitGroup
+	for i, p := range plats {
+		wg.Go(func() {
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			res, err := verifyOne(ctx, rd, tk, version+"/"+p)
+			switch {
+			case errors.Is(err, ErrNotFound):
+			case err != nil:
+				errs[i] = err
+			default:
+				found[i] = &res
+			}
+		})
+	}
+	wg.Wait()
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("repotool: verify: %w", err)
+	}
+	var results []Result
+	for i, r := range found {
+		if errs[i] != nil {
+			// The server could not be asked at all: one error, rather than
+			// a FAIL line for every platform Go knows.
+			return nil, fmt.Errorf("repotool: verify: %w", errs[i])
+		}
+		if r != nil {
+			results = append(results, *r)
+		}
+	}
+	sort.Slice(results, func(i, j int) bool { return results[i].Path < results[j].Path })
+	return results, nil
+}
+
+// verifyOne checks the release in dir ("<version>/<os>/<arch>"). A failed
+// check is reported in res; err is set only when release.json could not be
+// fetched at all: it wraps ErrNotFound when it is absent.
+func verifyOne(ctx context.Context, rd repoReader, tk *trust.Keys, dir string) (res Result, err error) {
+	res = Result{Path: dir, Keys: []string{}}
+	fail := func(err error) (Result, error) {
+		res.Error = trimPrefix(err)
+		return res, nil
+	}
+	parts := strings.Split(dir, "/")
+	if len(parts) != 3 {
+		return fail(fmt.Errorf("not a <version>/<os>/<arch> directory"))
+	}
+	version, goos, goarch := parts[0], parts[1], parts[2]
+	if _, err := release.Dir(version, goos, goarch); err != nil {
+		return fail(fmt.Errorf("not a release directory: %s", trimPrefix(err)))
+	}
+	data, err := readRepoFile(ctx, rd, path.Join(dir, release.FileName), limits.ReleaseJSON)
+	var unreachable *fetchError
+	if errors.Is(err, ErrNotFound) || errors.As(err, &unreachable) {
+		return res, err
+	}
+	if err != nil {
+		return fail(err)
+	}
+	r, err := release.Parse(data)
+	if err != nil {
+		return fail(fmt.Errorf("release.json: %s", trimPrefix(err)))
+	}
+	ids, err := r.Verify(tk)
+	if err != nil {
+		return fail(fmt.Errorf("release.json: %s", trimPrefix(err)))
+	}
+	if err := r.Expect(version, goos, goarch); err != nil {
+		return fail(fmt.Errorf("release.json: %s", trimPrefix(err)))
+	}
+	if err := release.ValidName(r.Binary); err != nil {
+		return fail(fmt.Errorf("release.json: binary: %s", trimPrefix(err)))
+	}
+	res.Keys = ids
+	if err := checkPayload(ctx, rd, r); err != nil {
+		return fail(err)
+	}
+	res.OK = true
+	return res, nil
+}
