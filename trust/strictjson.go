@@ -1,0 +1,140 @@
+package trust
+
+// This file is a copy of release/strictjson.go extended to refuse null and
+// to name where a problem is. The same code lives in channel/strictjson.go;
+// all three copies belong in one internal package.
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"regexp"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/safeupdate/safeupdate/internal/limits"
+)
+
+// canonicalInt is the only number form canonical JSON allows.
+var canonicalInt = regexp.MustCompile(`^(0|-?[1-9][0-9]{0,17})$`)
+
+// jsonFrame is one open object or array while checking a document.
+type jsonFrame struct {
+	object    bool
+	keys      map[string]bool
+	expectKey bool
+	key       string // member being read, in an object
+	index     int    // element being read, in an array
+}
+
+// jsonPath names the value being read, such as signed.roles.root.keyids[0].
+func jsonPath(stack []*jsonFrame) string {
+	var b strings.Builder
+	for _, f := range stack {
+		if f.object {
+			b.WriteString("." + f.key)
+		} else {
+			fmt.Fprintf(&b, "[%d]", f.index)
+		}
+	}
+	if b.Len() == 0 {
+		return "the top level"
+	}
+	return strings.TrimPrefix(b.String(), ".")
+}
+
+// checkStrict refuses JSON that two parsers could read differently, that has
+// no canonical form, or that go-tuf v2.4.2 could dereference as nil: invalid
+// UTF-8, duplicate object keys, numbers that are not plain integers, null,
+// nesting deeper than limits.JSONDepth, and anything after the top-level
+// value. It must run before the document is decoded.
+func checkStrict(data []byte) error {
+	if !utf8.Valid(data) {
+		return errors.New("not valid UTF-8")
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.UseNumber()
+	var stack []*jsonFrame
+	done := false
+	// valueDone records that a complete value was read at the current level.
+	valueDone := func() {
+		if len(stack) == 0 {
+			done = true
+			return
+		}
+		if top := stack[len(stack)-1]; top.object {
+			top.expectKey = true
+		} else {
+			top.index++
+		}
+	}
+	for {
+		tok, err := dec.Token()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return err
+		}
+		if done {
+			return errors.New("data after the JSON value")
+		}
+		if n := len(stack); n > 0 && stack[n-1].object && stack[n-1].expectKey {
+			top := stack[n-1]
+			if d, ok := tok.(json.Delim); ok && d == '}' {
+				stack = stack[:n-1]
+				valueDone()
+				continue
+			}
+			key, ok := tok.(string)
+			if !ok {
+				return errors.New("object key is not a string")
+			}
+			if top.keys[key] {
+				return fmt.Errorf("duplicate key %q in %s", key, jsonPath(stack))
+			}
+			top.keys[key] = true
+			top.key = key
+			top.expectKey = false
+			continue
+		}
+		switch t := tok.(type) {
+		case nil:
+			return fmt.Errorf("null at %s", jsonPath(stack))
+		case json.Delim:
+			switch t {
+			case '{', '[':
+				if len(stack) >= limits.JSONDepth {
+					return fmt.Errorf("nested deeper than %d", limits.JSONDepth)
+				}
+				stack = append(stack, &jsonFrame{object: t == '{', keys: map[string]bool{}, expectKey: t == '{'})
+				continue
+			case ']':
+				stack = stack[:len(stack)-1]
+			}
+		case json.Number:
+			if !canonicalInt.MatchString(string(t)) || t == "-0" {
+				return fmt.Errorf("number %s at %s is not a canonical integer", t, jsonPath(stack))
+			}
+		}
+		valueDone()
+	}
+	if len(stack) != 0 {
+		return errors.New("unexpected end of JSON")
+	}
+	return nil
+}
+
+// decodeGeneric decodes checked JSON into maps, slices, strings, bools and
+// json.Number, the form cjson.EncodeCanonical takes.
+func decodeGeneric(data []byte) (any, error) {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.UseNumber()
+	var v any
+	if err := dec.Decode(&v); err != nil {
+		return nil, err
+	}
+	return v, nil
+}
