@@ -60,6 +60,7 @@ import (
 	"github.com/secure-systems-lab/go-securesystemslib/cjson"
 
 	"github.com/safeupdate/safeupdate/internal/limits"
+	"github.com/safeupdate/safeupdate/internal/strictjson"
 	"github.com/safeupdate/safeupdate/trust"
 )
 
@@ -131,10 +132,10 @@ func Parse(data []byte) (*Channel, error) {
 	if len(data) > limits.ChannelJSON {
 		return nil, fmt.Errorf("%w: %d bytes, the limit is %d", ErrTooLarge, len(data), limits.ChannelJSON)
 	}
-	if err := checkStrict(data); err != nil {
+	if err := strictjson.Check(data); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrMalformed, err)
 	}
-	v, err := decodeGeneric(data)
+	v, err := strictjson.Decode(data)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrMalformed, err)
 	}

@@ -40,6 +40,7 @@ import (
 
 	"github.com/safeupdate/safeupdate/internal/limits"
 	"github.com/safeupdate/safeupdate/internal/platform"
+	"github.com/safeupdate/safeupdate/internal/strictjson"
 )
 
 var (
@@ -124,7 +125,7 @@ func parse(data []byte) (*Release, error) {
 	if len(data) > limits.ReleaseJSON {
 		return nil, fmt.Errorf("%w: %d bytes, the limit is %d", ErrTooLarge, len(data), limits.ReleaseJSON)
 	}
-	if err := checkStrict(data); err != nil {
+	if err := strictjson.CheckAllowNull(data); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrMalformed, err)
 	}
 	var members map[string]json.RawMessage
@@ -192,7 +193,7 @@ func parseSignatures(raw json.RawMessage) ([]Signature, error) {
 		return nil, fmt.Errorf("%w: \"signatures\": want an array", ErrMalformed)
 	}
 	// encoding/json matches struct fields case-insensitively, so "KeyID"
-	// (or "sig" next to "SIG", a duplicate checkStrict cannot see) would
+	// (or "sig" next to "SIG", a duplicate strictjson.Check cannot see) would
 	// pass DisallowUnknownFields: require the exact member names.
 	var entries []map[string]json.RawMessage
 	if err := json.Unmarshal(raw, &entries); err != nil {

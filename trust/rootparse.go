@@ -12,6 +12,7 @@ import (
 	"github.com/theupdateframework/go-tuf/v2/metadata"
 
 	"github.com/safeupdate/safeupdate/internal/limits"
+	"github.com/safeupdate/safeupdate/internal/strictjson"
 	"github.com/safeupdate/safeupdate/keys"
 )
 
@@ -33,10 +34,10 @@ func parseRoot(data []byte) (*Root, error) {
 	if len(data) > limits.RootJSON {
 		return nil, bad("%d bytes, the limit is %d", len(data), limits.RootJSON)
 	}
-	if err := checkStrict(data); err != nil {
+	if err := strictjson.Check(data); err != nil {
 		return nil, bad("%v", err)
 	}
-	generic, err := decodeGeneric(data)
+	generic, err := strictjson.Decode(data)
 	if err != nil {
 		return nil, bad("%v", err)
 	}

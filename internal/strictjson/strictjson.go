@@ -1,8 +1,11 @@
-package trust
-
-// This file is a copy of release/strictjson.go extended to refuse null and
-// to name where a problem is. The same code lives in channel/strictjson.go;
-// all three copies belong in one internal package.
+// Package strictjson refuses JSON that two parsers could read differently,
+// or that has no canonical form, before any metadata document is decoded.
+//
+// Every signed document of safeupdate (release.json, roots, channels) is
+// checked here first: signatures cover the canonical JSON of the decoded
+// value, so any ambiguity in decoding (duplicate keys, floats, invalid
+// UTF-8) would let two readers see different documents under one signature.
+package strictjson
 
 import (
 	"bytes"
@@ -45,12 +48,19 @@ func jsonPath(stack []*jsonFrame) string {
 	return strings.TrimPrefix(b.String(), ".")
 }
 
-// checkStrict refuses JSON that two parsers could read differently, that has
-// no canonical form, or that go-tuf v2.4.2 could dereference as nil: invalid
-// UTF-8, duplicate object keys, numbers that are not plain integers, null,
+// Check refuses JSON that two parsers could read differently, that has
+// no canonical form, or that holds null (no member of our formats is
+// optional, and go-tuf v2.4.2 dereferences some nulls): invalid UTF-8,
+// duplicate object keys, numbers that are not plain integers, null,
 // nesting deeper than limits.JSONDepth, and anything after the top-level
 // value. It must run before the document is decoded.
-func checkStrict(data []byte) error {
+func Check(data []byte) error { return check(data, false) }
+
+// CheckAllowNull is Check for formats where null may appear in members
+// that this version does not interpret (release.json's unknown members).
+func CheckAllowNull(data []byte) error { return check(data, true) }
+
+func check(data []byte, allowNull bool) error {
 	if !utf8.Valid(data) {
 		return errors.New("not valid UTF-8")
 	}
@@ -102,7 +112,9 @@ func checkStrict(data []byte) error {
 		}
 		switch t := tok.(type) {
 		case nil:
-			return fmt.Errorf("null at %s", jsonPath(stack))
+			if !allowNull {
+				return fmt.Errorf("null at %s", jsonPath(stack))
+			}
 		case json.Delim:
 			switch t {
 			case '{', '[':
@@ -127,9 +139,9 @@ func checkStrict(data []byte) error {
 	return nil
 }
 
-// decodeGeneric decodes checked JSON into maps, slices, strings, bools and
+// Decode decodes checked JSON into maps, slices, strings, bools and
 // json.Number, the form cjson.EncodeCanonical takes.
-func decodeGeneric(data []byte) (any, error) {
+func Decode(data []byte) (any, error) {
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.UseNumber()
 	var v any
