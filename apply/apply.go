@@ -1,0 +1,166 @@
+package apply
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+
+	"github.com/safeupdate/safeupdate/internal/limits"
+	"github.com/safeupdate/safeupdate/release"
+)
+
+// Apply installs the release Version for OS/Arch from the repository over
+// the target, as the package documentation describes, step by step. It
+// requires a repository (SourceRepo or WithSource), Version, and trust
+// (PublicKey, or AllowUnsignedUnsafe).
+//
+// When Version equals CurrentVersion, Apply verifies the release metadata
+// and then returns nil without downloading or touching anything: the
+// version is already installed.
+//
+// When Apply returns nil, the target holds the verified new binary and the
+// backup the previous one. On error, the target holds the previous binary
+// unless RollbackError(err) is non-nil. Apply is not safe to run
+// concurrently on the same target (see the package documentation).
+func Apply(ctx context.Context, opts ...Option) error {
+	c, err := newConfig(opts, needs{repo: true, target: true})
+	if err != nil {
+		return err
+	}
+	src, own, err := c.openSource()
+	if err != nil {
+		return err
+	}
+	if closer, ok := src.(interface{ CloseIdleConnections() }); ok && own {
+		defer closer.CloseIdleConnections()
+	}
+	r, err := check(ctx, c, src)
+	if err != nil {
+		return err
+	}
+	if c.current != "" {
+		if cmp, _ := release.CompareVersions(r.Version, c.current); cmp == 0 {
+			c.logger.Info("apply: already at this version, nothing to do", "version", r.Version, "target", c.target)
+			return nil
+		}
+	}
+	p, err := prepare(c)
+	if err != nil {
+		return err
+	}
+	defer p.cleanup()
+	if err := download(ctx, c, src, r, p.f); err != nil {
+		return err
+	}
+	if err := install(c, p); err != nil {
+		return err
+	}
+	c.logger.Info("apply: installed", "version", r.Version, "target", c.target, "backup", c.backup)
+	return nil
+}
+
+// Check fetches and verifies the metadata of release Version for OS/Arch,
+// exactly as Apply does, without downloading the payload or touching any
+// file. The returned release has been verified against the pinned keys and
+// matches the requested version and platform; with AllowUnsignedUnsafe
+// nothing of it is authenticated. A release older than CurrentVersion is
+// ErrDowngrade; the same version is returned without error.
+func Check(ctx context.Context, opts ...Option) (*release.Release, error) {
+	c, err := newConfig(opts, needs{repo: true})
+	if err != nil {
+		return nil, err
+	}
+	src, own, err := c.openSource()
+	if err != nil {
+		return nil, err
+	}
+	if closer, ok := src.(interface{ CloseIdleConnections() }); ok && own {
+		defer closer.CloseIdleConnections()
+	}
+	return check(ctx, c, src)
+}
+
+// check fetches release.json, verifies its signatures, then its version,
+// platform and age, in that order.
+func check(ctx context.Context, c *config, src Source) (*release.Release, error) {
+	path, err := release.Path(c.version, c.goos, c.goarch)
+	if err != nil {
+		return nil, fmt.Errorf("apply: %w", err)
+	}
+	c.logger.Debug("apply: fetching release metadata", "path", path)
+	data, err := fetchMetadata(ctx, c, src, path)
+	if err != nil {
+		return nil, err
+	}
+	var r *release.Release
+	if c.allowUnsigned {
+		if r, err = legacyRelease(c, data); err != nil {
+			return nil, err
+		}
+	} else {
+		if r, err = release.Parse(data); err != nil {
+			return nil, metadataError(err)
+		}
+		ids, err := r.Verify(c.trust)
+		if err != nil {
+			if errors.Is(err, release.ErrMalformed) {
+				return nil, fmt.Errorf("%w: %w", ErrMetadata, err)
+			}
+			return nil, fmt.Errorf("%w: %w", ErrSignature, err)
+		}
+		c.logger.Info("apply: release signature verified", "version", r.Version, "keys", ids)
+	}
+	if err := r.Expect(c.version, c.goos, c.goarch); err != nil {
+		return nil, metadataError(err)
+	}
+	if c.current != "" && !c.allowDowngrade {
+		if cmp, _ := release.CompareVersions(r.Version, c.current); cmp < 0 {
+			return nil, fmt.Errorf("%w: release %s, installed %s", ErrDowngrade, r.Version, c.current)
+		}
+	}
+	return r, nil
+}
+
+// legacyRelease parses an unsigned go-updater release.json. Fields it lacks
+// are taken from the request, which is all an unsigned release can offer.
+func legacyRelease(c *config, data []byte) (*release.Release, error) {
+	r, err := release.ParseLegacyUnsafe(data)
+	if err != nil {
+		return nil, metadataError(err)
+	}
+	if r.Version == "" && r.OS == "" && r.Arch == "" {
+		r.Version, r.OS, r.Arch = c.version, c.goos, c.goarch
+	}
+	c.logger.Warn("apply: accepting an UNSIGNED release (AllowUnsignedUnsafe)", "version", r.Version, "os", r.OS, "arch", r.Arch)
+	return r, nil
+}
+
+// fetchMetadata reads a small metadata file with a size limit, a deadline
+// and a stall watchdog. More than limits.ReleaseJSON bytes is ErrTooLarge,
+// and the rest is never read.
+func fetchMetadata(ctx context.Context, c *config, src Source, path string) ([]byte, error) {
+	ctx, cancel := context.WithTimeout(ctx, limits.RequestTimeout)
+	defer cancel()
+	w := newWatchdog(ctx, c.stall)
+	defer w.stop()
+	rc, err := src.Open(w.ctx, path, 0)
+	if err != nil {
+		return nil, sourceError(path, w.explain(err))
+	}
+	defer rc.Close()
+	data, err := io.ReadAll(io.LimitReader(w.reader(rc), limits.ReleaseJSON+1))
+	if err != nil {
+		return nil, fmt.Errorf("apply: reading %s: %w", path, w.explain(err))
+	}
+	if len(data) > limits.ReleaseJSON {
+		return nil, fmt.Errorf("%w: %s is over %d bytes", ErrTooLarge, path, limits.ReleaseJSON)
+	}
+	return data, nil
+}
+
+// logAttrs is a helper for debug logging of a release.
+func logAttrs(r *release.Release) []any {
+	return []any{slog.String("binary", r.Binary), slog.Int64("size", r.Size), slog.Int64("compressed_size", r.CompressedSize)}
+}

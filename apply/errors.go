@@ -1,0 +1,95 @@
+package apply
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/safeupdate/safeupdate/release"
+	"github.com/safeupdate/safeupdate/trust"
+)
+
+var (
+	// ErrSignature means release.json is unsigned, or fewer than the
+	// threshold of pinned keys signed it (an unknown key counts as none).
+	ErrSignature = errors.New("apply: release signature not trusted")
+	// ErrChecksum means the payload's hash or size is not what was signed,
+	// or the payload is not valid bzip2.
+	ErrChecksum = errors.New("apply: payload does not match the signed release")
+	// ErrMetadata means release.json is malformed, or its signed version,
+	// os, arch or binary name is not what was asked for.
+	ErrMetadata = errors.New("apply: release metadata rejected")
+	// ErrDowngrade means the release is older than CurrentVersion.
+	ErrDowngrade = errors.New("apply: release is older than the current version")
+	// ErrTooLarge means metadata or a payload is larger than its limit or
+	// its signed size.
+	ErrTooLarge = errors.New("apply: larger than allowed")
+	// ErrNotFound means the repository has no such file (HTTP 404).
+	ErrNotFound = errors.New("apply: not found in the repository")
+	// ErrRangeUnsupported is returned by a Source asked to start at an
+	// offset it cannot seek to.
+	ErrRangeUnsupported = errors.New("apply: source cannot resume at an offset")
+)
+
+// InstallError reports a failed install after the target had been
+// replaced. When Restore is nil the previous binary was put back; when it
+// is non-nil the previous binary could not be put back either, and Backup
+// says where it is.
+type InstallError struct {
+	Err     error  // why the install failed
+	Restore error  // why restoring the backup failed, or nil
+	Backup  string // path of the kept backup
+}
+
+func (e *InstallError) Error() string {
+	var b strings.Builder
+	b.WriteString("apply: ")
+	b.WriteString(e.Err.Error())
+	if e.Restore == nil {
+		b.WriteString("; the previous binary was put back")
+		return b.String()
+	}
+	fmt.Fprintf(&b, "; putting the previous binary back failed too (%v); the previous binary is kept at %s: copy it over the target by hand", e.Restore, e.Backup)
+	return b.String()
+}
+
+func (e *InstallError) Unwrap() []error {
+	if e.Restore == nil {
+		return []error{e.Err}
+	}
+	return []error{e.Err, e.Restore}
+}
+
+// RollbackError returns why the previous binary could not be put back after
+// a failed install, or nil: nil means the target holds either the new binary
+// (err is nil) or the previous one.
+func RollbackError(err error) error {
+	var ie *InstallError
+	if errors.As(err, &ie) {
+		return ie.Restore
+	}
+	return nil
+}
+
+// metadataError maps an error of package release or trust to one of the
+// sentinels above.
+func metadataError(err error) error {
+	switch {
+	case errors.Is(err, release.ErrTooLarge):
+		return fmt.Errorf("%w: %w", ErrTooLarge, err)
+	case errors.Is(err, release.ErrUnsigned), errors.Is(err, trust.ErrThreshold):
+		return fmt.Errorf("%w: %w", ErrSignature, err)
+	case errors.Is(err, release.ErrMalformed), errors.Is(err, release.ErrMismatch):
+		return fmt.Errorf("%w: %w", ErrMetadata, err)
+	}
+	return fmt.Errorf("%w: %w", ErrMetadata, err)
+}
+
+// sourceError gives an error from a Source the "apply: " prefix and the
+// repository path, unless it is one of this package's and already says.
+func sourceError(path string, err error) error {
+	if strings.HasPrefix(err.Error(), "apply: ") {
+		return err
+	}
+	return fmt.Errorf("apply: fetching %s: %w", path, err)
+}

@@ -1,0 +1,14 @@
+package apply
+
+import "testing"
+
+// SetTestHooks injects failures into the install steps for the duration of
+// a test. A nil hook does nothing. Tests that use it must not run in
+// parallel with other tests of this package that install.
+func SetTestHooks(t testing.TB, afterBackup, afterReplace, beforeRestore func() error) {
+	t.Helper()
+	testHookAfterBackup, testHookAfterReplace, testHookBeforeRestore = afterBackup, afterReplace, beforeRestore
+	t.Cleanup(func() {
+		testHookAfterBackup, testHookAfterReplace, testHookBeforeRestore = nil, nil, nil
+	})
+}
