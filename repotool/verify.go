@@ -12,6 +12,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/safeupdate/safeupdate/internal/limits"
 	"github.com/safeupdate/safeupdate/internal/platform"
@@ -34,14 +35,37 @@ type VerifyConfig struct {
 	// HTTPClient is used for a URL; nil means a client with the timeouts
 	// of internal/limits.
 	HTTPClient *http.Client
+	// Root is a pinned trust root (the bytes of a root.json) to audit
+	// against instead of Keys and Threshold, which must then be empty: see
+	// Verify.
+	Root []byte
+	// Channels limits the channels audited with Root to these names.
+	// Required to audit channels over HTTP, which cannot list them.
+	Channels []string
 }
 
-// Result is the verdict on one release.
+// The kinds of Result.
+const (
+	KindRelease = "release" // a release: <version>/<os>/<arch>
+	KindRoot    = "root"    // a root of the chain, or root.json
+	KindChannel = "channel" // a channel file
+)
+
+// Result is the verdict on one release, root or channel.
 type Result struct {
-	Path  string   `json:"path"`  // "<version>/<os>/<arch>"
+	Path  string   `json:"path"`  // "<version>/<os>/<arch>", "N.root.json", "root.json" or "channels/NAME.json"
 	OK    bool     `json:"ok"`    // every check passed
 	Error string   `json:"error"` // why not, or ""
-	Keys  []string `json:"keys"`  // ids of the trusted keys whose signatures verified
+	Keys  []string `json:"keys"`  // ids of the trusted keys whose signatures verified (releases)
+	Kind  string   `json:"kind"`  // KindRelease, KindRoot or KindChannel
+	// Version is a root's version (0 for root.json), or a verified
+	// channel file's own version.
+	Version int64 `json:"version,omitempty"`
+	// Name is a channel's name; Release the version it points to.
+	Name    string `json:"name,omitempty"`
+	Release string `json:"release,omitempty"`
+	// Expires is a verified channel's expiry, or the final root's.
+	Expires time.Time `json:"expires,omitzero"`
 }
 
 // Verify audits the releases of a repository, or those of cfg.Version, the
@@ -56,7 +80,34 @@ type Result struct {
 // wraps ErrNoRelease when nothing was found. Over HTTP a 404 for a
 // platform means "no release for it", not a failure. Verify does not check
 // for downgrades or freshness, which depend on a client's state.
+//
+// With cfg.Root, Verify audits against that pinned trust root instead, as
+// a client pinning it would, and returns results for roots, then releases,
+// then channels:
+//   - roots: 1.root.json up to the pinned version must form a chain (each
+//     signed by a threshold of its predecessor's root keys and of its own)
+//     ending in exactly the pinned bytes; from there N+1.root.json,
+//     N+2... are each verified as the successor of the one before until
+//     one is missing, at most limits.Rotations of them. The last root
+//     reached (the final root) must be unexpired and root.json a copy of
+//     it. A failure of root.json, or an N.root.json in a directory that
+//     the walk did not reach, is a result of its own.
+//   - releases: all of them (or those of cfg.Version, plus those the
+//     channels point to) against the final root's release (targets) keys
+//     and threshold.
+//   - channels: every channels/*.json of a directory, or cfg.Channels,
+//     against the final root's channel (timestamp) keys, unexpired, and
+//     every platform a channel lists must have a release that verifies.
+//
+// Over HTTP, cfg.Version or cfg.Channels is then required. Finding no
+// release is then an error (ErrNoRelease) only for cfg.Version.
 func Verify(ctx context.Context, cfg VerifyConfig) ([]Result, error) {
+	if len(cfg.Root) > 0 {
+		return verifyWithRoot(ctx, cfg)
+	}
+	if len(cfg.Channels) > 0 {
+		return nil, errors.New("repotool: verify: channels are audited only against a root")
+	}
 	if cfg.Threshold == 0 {
 		cfg.Threshold = 1
 	}
@@ -210,7 +261,7 @@ func probe(ctx context.Context, rd repoReader, tk *trust.Keys, version string) (
 // check is reported in res; err is set only when release.json could not be
 // fetched at all: it wraps ErrNotFound when it is absent.
 func verifyOne(ctx context.Context, rd repoReader, tk *trust.Keys, dir string) (res Result, err error) {
-	res = Result{Path: dir, Keys: []string{}}
+	res = Result{Path: dir, Keys: []string{}, Kind: KindRelease}
 	fail := func(err error) (Result, error) {
 		res.Error = trimPrefix(err)
 		return res, nil

@@ -5,6 +5,7 @@ import (
 
 	"github.com/safeupdate/safeupdate/keys"
 	"github.com/safeupdate/safeupdate/repotool"
+	"github.com/safeupdate/safeupdate/trust"
 )
 
 // hintFor returns the line printed after an error to say what to do next,
@@ -34,8 +35,28 @@ func hintFor(cmd string, err error) string {
 		return "choose another --out, or move the old key files away first"
 	case errors.Is(err, repotool.ErrPayloadMismatch):
 		return "the payload changed after the release was made; add the binary again with 'repotool add --force'"
+	case errors.Is(err, repotool.ErrNoRelease) && cmd == "promote":
+		return "add and sign the release first with 'repotool add', or check --repo and --version"
 	case errors.Is(err, repotool.ErrNoRelease):
 		return "check --repo and --version"
+	case errors.Is(err, repotool.ErrExists) && cmd == "init":
+		return "change the keys of an existing root with 'repotool rotate'"
+	case errors.Is(err, repotool.ErrDraftPending):
+		return "add signatures with 'repotool sign-root', or delete the draft to start over"
+	case errors.Is(err, repotool.ErrNoRoot):
+		return "create the trust root first with 'repotool init'"
+	case errors.Is(err, repotool.ErrNotInRole) && cmd == "promote":
+		return "channels are signed by channel keys: 'repotool init --channel-key', or 'repotool rotate --add-channel-key'"
+	case errors.Is(err, repotool.ErrNotInRole):
+		return "roots are signed by root keys: 'repotool init --root-key', or 'repotool rotate --add-root-key'"
+	case errors.Is(err, repotool.ErrNotFound) && cmd == "sign-root":
+		return "a draft is made by 'repotool rotate' (or 'repotool init') when its --sign keys are not enough"
+	case errors.Is(err, repotool.ErrNotFound) && cmd == "promote":
+		return "promote a version first with --version"
+	case errors.Is(err, trust.ErrThreshold) && cmd == "promote":
+		return "give a --key for each channel key the root's channel threshold requires"
+	case errors.Is(err, trust.ErrExpired) && cmd == "promote":
+		return "extend the root with 'repotool rotate --expires DURATION'"
 	case errors.Is(err, repotool.ErrNotFound) && cmd == "sign":
 		return "add it first with 'repotool add', or check --repo, --version, --os and --arch"
 	}

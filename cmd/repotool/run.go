@@ -38,6 +38,15 @@ var commands = []*command{
 	versionCommand,
 }
 
+// rootCommands manage the trust root and channels; the help lists them
+// apart.
+var rootCommands = []*command{
+	initCommand,
+	rotateCommand,
+	signRootCommand,
+	promoteCommand,
+}
+
 // cli is what a command may use besides its arguments.
 type cli struct {
 	cmd    *command
@@ -121,7 +130,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 }
 
 func lookup(name string) *command {
-	for _, c := range commands {
+	for _, c := range append(commands[:len(commands):len(commands)], rootCommands...) {
 		if c.name == name {
 			return c
 		}
@@ -140,6 +149,10 @@ func printCommands(w io.Writer) {
 	fmt.Fprint(w, "repotool publishes signed releases for safeupdate clients.\n\nUsage: repotool COMMAND [flags]\n\nCommands:\n")
 	for _, c := range commands {
 		fmt.Fprintf(w, "  %-8s %s\n", c.name, c.summary)
+	}
+	fmt.Fprint(w, "\nTrust root and channels:\n")
+	for _, c := range rootCommands {
+		fmt.Fprintf(w, "  %-10s %s\n", c.name, c.summary)
 	}
 	fmt.Fprint(w, "\nRun 'repotool COMMAND --help' for a command's flags and an example.\n")
 }

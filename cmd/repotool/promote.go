@@ -1,0 +1,94 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/spf13/pflag"
+
+	"github.com/safeupdate/safeupdate/repotool"
+)
+
+var promoteCommand = &command{
+	name:    "promote",
+	summary: "point a channel (channels/NAME.json) at a release version",
+	usage: "promote --repo DIR --channel NAME --version V [--expires DURATION] --key KEY...\n" +
+		"       promote --repo DIR --channel NAME --refresh [--expires DURATION] --key KEY...",
+	about: `Writes DIR/channels/NAME.json, a signed pointer that tells clients following the
+channel which version to install. It lists the platforms of --version whose release
+verifies against the current root's release keys (others are left out, with a
+warning), numbers itself one above the previous file, and expires after --expires:
+clients refuse an expired channel, so re-sign it before then with --refresh, which
+keeps the version and platforms (meant for a scheduled job). The --key keys must be
+channel keys of the root and meet its channel threshold; otherwise nothing is
+written.`,
+	example: `  repotool promote --repo repo --channel stable --version 1.2.0 --key keys/channel.key
+  repotool promote --repo repo --channel stable --refresh --expires 72h --key keys/channel.key`,
+	flags: func(fs *pflag.FlagSet) {
+		fs.String("repo", "", "repository `DIR` (required)")
+		fs.String("channel", "", "channel `NAME`, such as stable (required)")
+		fs.String("version", "", "release `VERSION` to point to (required unless --refresh)")
+		fs.Bool("refresh", false, "re-sign the channel unchanged, with a new expiry")
+		fs.Duration("expires", 168*time.Hour, "the channel expires after `DURATION`")
+		fs.StringArray("key", nil, "private `KEY` file of a channel key (required, repeatable)")
+		fs.String("passphrase-file", "", "read the passphrase of encrypted keys from `FILE`")
+	},
+	run: runPromote,
+}
+
+func runPromote(c *cli, args []string) error {
+	fs, err := c.parse(args)
+	if err != nil {
+		return err
+	}
+	if _, err := exactArgs(fs); err != nil {
+		return err
+	}
+	if err := required(fs, "repo", "channel"); err != nil {
+		return err
+	}
+	var cfg repotool.PromoteConfig
+	cfg.Repo, _ = fs.GetString("repo")
+	cfg.Channel, _ = fs.GetString("channel")
+	cfg.Version, _ = fs.GetString("version")
+	cfg.Refresh, _ = fs.GetBool("refresh")
+	keyFiles, _ := fs.GetStringArray("key")
+	passFile, _ := fs.GetString("passphrase-file")
+	switch {
+	case cfg.Refresh && cfg.Version != "":
+		return usagef("--refresh keeps the channel's version; give --version or --refresh, not both")
+	case !cfg.Refresh && cfg.Version == "":
+		return usagef("missing --version (or --refresh)")
+	case len(keyFiles) == 0:
+		return usagef("missing --key")
+	}
+	if cfg.Expires, err = expiresFlag(fs); err != nil {
+		return err
+	}
+	if cfg.Keys, err = c.loadKeys(keyFiles, passFile); err != nil {
+		return err
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	res, err := repotool.Promote(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	for _, s := range res.Skipped {
+		fmt.Fprintf(c.stderr, "warning: left out %s: %s\n", s.Path, s.Error)
+	}
+	ch := res.Channel
+	what := "promoted"
+	if cfg.Refresh {
+		what = "refreshed"
+	}
+	fmt.Fprintf(c.stdout, "%s channel %s -> %s (channel version %d, root version %d)\n", what, ch.Name(), ch.Release(), ch.Seq(), res.Root)
+	fmt.Fprintf(c.stdout, "platforms: %s\n", strings.Join(ch.Platforms(), " "))
+	fmt.Fprintf(c.stdout, "wrote %s (expires %s)\n", res.Path, ch.Expires().Format(time.RFC3339))
+	return nil
+}

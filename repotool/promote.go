@@ -1,0 +1,212 @@
+package repotool
+
+import (
+	"context"
+	"crypto"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/safeupdate/safeupdate/channel"
+	"github.com/safeupdate/safeupdate/internal/limits"
+	"github.com/safeupdate/safeupdate/keys"
+	"github.com/safeupdate/safeupdate/release"
+)
+
+// PromoteConfig configures Promote.
+type PromoteConfig struct {
+	// Repo is the repository directory; it must have a root.json.
+	Repo string
+	// Channel is the channel's name, such as "stable".
+	Channel string
+	// Version is the release the channel is to point to. Required, unless
+	// Refresh.
+	Version string
+	// Refresh re-signs the existing channel unchanged but for its own
+	// version (one more) and its expiry. Version must then be empty.
+	Refresh bool
+	// Expires is when the channel expires. Required, in the future.
+	Expires time.Time
+	// Keys sign the channel; each must be a channel (timestamp) key of the
+	// current root, and together they must meet its threshold.
+	Keys []crypto.Signer
+}
+
+// PromoteResult says what Promote wrote.
+type PromoteResult struct {
+	Channel  *channel.Channel // the channel as written
+	Path     string           // Repo/channels/NAME.json
+	Previous *channel.Channel // the channel file it replaced, unverified, or nil
+	Root     int64            // the version of the root it was checked against
+	// Skipped are the platforms of Version whose release does not verify
+	// against the current root's release keys; the channel leaves them out.
+	Skipped []Result
+}
+
+// Promote writes Repo/channels/NAME.json, a signed pointer from a channel
+// to a release version, for clients that follow the channel rather than
+// name a version. Its own version is the previous file's plus one (1 for a
+// new channel), so clients that saw the old one accept the new one and
+// refuse a replay of the old.
+//
+// The current root (root.json, or a newer N.root.json) must be unexpired.
+// The channel lists the platforms of cfg.Version whose release verifies
+// against that root's release keys (targets role), as a client would check
+// it, payload included; there must be at least one (ErrNoRelease). With
+// cfg.Refresh the release and platforms are those of the existing channel,
+// which must verify against the root's channel keys (expiry aside), and
+// each of its releases must still verify. Each of cfg.Keys must be a
+// channel key of the root (ErrNotInRole), and the signed channel must meet
+// the root's channel threshold (an error wrapping trust.ErrThreshold).
+// Nothing is written unless every check passes; the file is replaced
+// atomically.
+func Promote(ctx context.Context, cfg PromoteConfig) (*PromoteResult, error) {
+	const op = "promote"
+	fail := func(format string, args ...any) (*PromoteResult, error) {
+		return nil, fmt.Errorf("repotool: promote: "+format, args...)
+	}
+	if cfg.Repo == "" {
+		return fail("no repository directory given")
+	}
+	if len(cfg.Keys) == 0 {
+		return fail("no key to sign the channel with")
+	}
+	relPath, err := channel.Path(cfg.Channel)
+	if err != nil {
+		return fail("%s", trimChannel(err))
+	}
+	switch {
+	case cfg.Refresh && cfg.Version != "":
+		return fail("a refresh keeps the channel's version; give a version or refresh, not both")
+	case !cfg.Refresh:
+		if err := release.ValidVersion(cfg.Version); err != nil {
+			return fail("%s", trimPrefix(err))
+		}
+	}
+	if err := checkExpires(cfg.Expires); err != nil {
+		return fail("%v", err)
+	}
+	root, err := currentRoot(cfg.Repo, op)
+	if err != nil {
+		return nil, err
+	}
+	now := time.Now()
+	if err := root.CheckExpiry(now); err != nil {
+		return nil, errorf(err, "repotool: promote: %s; clients refuse everything until a rotation extends it", trimPrefix(err))
+	}
+	ts := root.Timestamp()
+	for _, k := range cfg.Keys {
+		id, err := keys.ID(k.Public())
+		if err != nil {
+			return fail("%s", trimPrefix(err))
+		}
+		if !slices.Contains(ts.IDs(), id) {
+			return nil, errorf(ErrNotInRole, "repotool: promote: key %s is not a channel (timestamp) key of root version %d", id, root.Version())
+		}
+	}
+	res := &PromoteResult{Path: filepath.Join(cfg.Repo, filepath.FromSlash(relPath)), Root: root.Version()}
+	data, err := readFileLimit(res.Path, limits.ChannelJSON)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		if cfg.Refresh {
+			return nil, errorf(ErrNotFound, "repotool: promote: no channel %q to refresh in %s", cfg.Channel, cfg.Repo)
+		}
+	case err != nil:
+		return fail("%s: %v", relPath, err)
+	default:
+		if res.Previous, err = channel.Parse(data); err != nil {
+			return fail("%s: %s; fix or remove it", relPath, trimChannel(err))
+		}
+	}
+
+	version := cfg.Version
+	var platforms []string
+	rd := dirReader(cfg.Repo)
+	if cfg.Refresh {
+		old := res.Previous
+		// Verify as of just before its expiry: refreshing an expired
+		// channel is the point, endorsing a tampered one is not.
+		if err := old.Verify(ts, old.Expires().Add(-time.Second), cfg.Channel, 0); err != nil {
+			return fail("%s does not verify against root version %d: %s; promote a version instead of refreshing", relPath, root.Version(), trimChannel(err))
+		}
+		version, platforms = old.Release(), old.Platforms()
+		for _, p := range platforms {
+			r, err := verifyOne(ctx, rd, root.Targets(), version+"/"+p)
+			if err == nil && !r.OK {
+				err = errors.New(r.Error)
+			}
+			if err != nil {
+				return fail("release %s/%s no longer verifies: %s; promote a version instead of refreshing", version, p, trimPrefix(err))
+			}
+		}
+	} else {
+		dirs, err := listReleases(cfg.Repo, version)
+		if err != nil {
+			return fail("%v", err)
+		}
+		for _, d := range dirs {
+			r, err := verifyOne(ctx, rd, root.Targets(), d)
+			if err == nil && !r.OK {
+				err = errors.New(r.Error)
+			}
+			if err != nil {
+				res.Skipped = append(res.Skipped, Result{Path: d, Kind: KindRelease, Error: trimPrefix(err), Keys: []string{}})
+				continue
+			}
+			platforms = append(platforms, strings.TrimPrefix(d, version+"/"))
+		}
+		if len(platforms) == 0 {
+			why := ""
+			if len(res.Skipped) > 0 {
+				why = fmt.Sprintf(": %s: %s", res.Skipped[0].Path, res.Skipped[0].Error)
+			}
+			return nil, errorf(ErrNoRelease, "repotool: promote: no release of version %s in %s verifies against the release keys of root version %d%s", version, cfg.Repo, root.Version(), why)
+		}
+	}
+	if err := ctx.Err(); err != nil {
+		return fail("%w", err)
+	}
+
+	seq := int64(1)
+	if res.Previous != nil {
+		seq = res.Previous.Seq() + 1
+	}
+	ch, err := channel.New(cfg.Channel, version, platforms, seq, cfg.Expires)
+	if err != nil {
+		return fail("%s", trimChannel(err))
+	}
+	for _, k := range cfg.Keys {
+		s, err := keys.NewSigner(k)
+		if err != nil {
+			return fail("%s", trimPrefix(err))
+		}
+		if _, err := ch.Sign(s); err != nil {
+			return fail("%s", trimChannel(err))
+		}
+	}
+	if err := ch.Verify(ts, now, cfg.Channel, seq); err != nil {
+		return nil, errorf(err, "repotool: promote: refusing to write a channel clients would refuse: %s", trimChannel(err))
+	}
+	out, err := ch.Marshal()
+	if err != nil {
+		return fail("%s", trimChannel(err))
+	}
+	if err := os.MkdirAll(filepath.Dir(res.Path), 0o755); err != nil {
+		return fail("%w", err)
+	}
+	if err := writeFileAtomic(res.Path, out, 0o644); err != nil {
+		return fail("%w", err)
+	}
+	res.Channel = ch
+	return res, nil
+}
+
+// trimChannel drops the "channel: " prefix and any other package prefix.
+func trimChannel(err error) string {
+	return trimPrefix(errors.New(strings.TrimPrefix(err.Error(), "channel: ")))
+}

@@ -1,0 +1,426 @@
+package repotool
+
+import (
+	"context"
+	"crypto"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/safeupdate/safeupdate/internal/limits"
+	"github.com/safeupdate/safeupdate/keys"
+	"github.com/safeupdate/safeupdate/trust"
+)
+
+var (
+	// ErrNoRoot is returned by Rotate, SignRoot and Promote when the
+	// repository has no root.json: Init makes one.
+	ErrNoRoot = errors.New("repotool: no trust root")
+	// ErrDraftPending is returned by Init and Rotate when a root draft
+	// (N.root.json.draft) is waiting for signatures: finish it with
+	// SignRoot, or delete it to start over.
+	ErrDraftPending = errors.New("repotool: a root draft is pending")
+	// ErrNotInRole is returned when a key given to sign is not in the role
+	// that signs the document: a root key for roots, a channel (timestamp)
+	// key for channels. Its signature would count for nothing.
+	ErrNotInRole = errors.New("repotool: key is not in the role")
+)
+
+// rootFile is the repository's current root, a copy of the newest
+// N.root.json.
+const rootFile = "root.json"
+
+// draftSuffix marks a root that still needs signatures: N.root.json.draft.
+const draftSuffix = ".draft"
+
+// RootResult says what Init, Rotate or SignRoot did.
+type RootResult struct {
+	Version int64     // the root version written
+	Expires time.Time // its expiry (UTC, whole seconds)
+	// Path is the file written: Repo/N.root.json when Complete, else the
+	// draft Repo/N.root.json.draft.
+	Path string
+	// Complete reports that the root has every signature it needs and was
+	// written as N.root.json and root.json; the draft, if any, is gone.
+	Complete bool
+	Added    []string      // ids of the keys that signed now
+	Already  []string      // ids of the keys whose valid signature was already there
+	Missing  trust.Missing // what is still needed; zero when Complete
+	// Changes describes, one line each, what Rotate changed.
+	Changes []string
+}
+
+// InitConfig configures Init.
+type InitConfig struct {
+	// Repo is the repository directory; it is created if missing.
+	Repo string
+	// RootKeys sign root rotations; RootThreshold of them (0 means 1) must
+	// sign each root. Required.
+	RootKeys      []crypto.PublicKey
+	RootThreshold int
+	// ReleaseKeys sign releases (the targets role); Threshold of them (0
+	// means 1) must sign each release. Required.
+	ReleaseKeys []crypto.PublicKey
+	Threshold   int
+	// ChannelKeys sign channel files (the timestamp and snapshot roles);
+	// ChannelThreshold of them (0 means 1) must sign each. None means the
+	// release keys, with Threshold, sign channels too.
+	ChannelKeys      []crypto.PublicKey
+	ChannelThreshold int
+	// Expires is when the root expires. Required, in the future.
+	Expires time.Time
+	// Keys sign the new root; each must be one of RootKeys.
+	Keys []crypto.Signer
+}
+
+// Init writes the first trust root of a repository, version 1, with the
+// keys and thresholds of cfg. It refuses (ErrExists) a repository that
+// already has a root.json, a 1.root.json or a draft, and a signing key
+// that is not one of cfg.RootKeys (ErrNotInRole), before writing anything.
+//
+// When the keys in cfg.Keys meet RootThreshold the root is written as
+// Repo/1.root.json, then Repo/root.json (identical bytes), each atomically;
+// it is verified with trust.NewRoot first. Otherwise it is written as the
+// draft Repo/1.root.json.draft and the result says which root keys must
+// still sign it with SignRoot, so that holders of offline keys can sign one
+// at a time.
+func Init(ctx context.Context, cfg InitConfig) (*RootResult, error) {
+	const op = "init"
+	if cfg.Repo == "" {
+		return nil, errors.New("repotool: init: no repository directory given")
+	}
+	if len(cfg.Keys) == 0 {
+		return nil, errors.New("repotool: init: no key to sign the root with")
+	}
+	root := trust.RoleKeys{Keys: cfg.RootKeys, Threshold: orOne(cfg.RootThreshold)}
+	targets := trust.RoleKeys{Keys: cfg.ReleaseKeys, Threshold: orOne(cfg.Threshold)}
+	timestamp := targets
+	if len(cfg.ChannelKeys) > 0 {
+		timestamp = trust.RoleKeys{Keys: cfg.ChannelKeys, Threshold: orOne(cfg.ChannelThreshold)}
+	} else if cfg.ChannelThreshold != 0 {
+		return nil, errors.New("repotool: init: a channel threshold without channel keys")
+	}
+	for _, role := range []struct {
+		what string
+		rk   trust.RoleKeys
+	}{{"root", root}, {"release", targets}, {"channel", timestamp}} {
+		if err := checkRoleKeys(role.what, role.rk); err != nil {
+			return nil, fmt.Errorf("repotool: init: %w", err)
+		}
+	}
+	if err := checkExpires(cfg.Expires); err != nil {
+		return nil, fmt.Errorf("repotool: init: %w", err)
+	}
+	if err := checkSigners(op, cfg.Keys, nil, root.Keys); err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(cfg.Repo, 0o755); err != nil {
+		return nil, fmt.Errorf("repotool: init: %w", err)
+	}
+	for _, name := range []string{rootFile, trust.RootFileName(1)} {
+		if _, err := os.Lstat(filepath.Join(cfg.Repo, name)); err == nil {
+			return nil, errorf(ErrExists, "repotool: init: %s already has a trust root (%s)", cfg.Repo, name)
+		} else if !errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("repotool: init: %w", err)
+		}
+	}
+	if err := noDraft(cfg.Repo, op); err != nil {
+		return nil, err
+	}
+	d := trust.NewRootDraft(root, targets, timestamp, cfg.Expires)
+	return finishRoot(ctx, op, cfg.Repo, nil, d, cfg.Keys)
+}
+
+// SignRootConfig configures SignRoot.
+type SignRootConfig struct {
+	Repo string          // repository directory
+	Keys []crypto.Signer // root keys to sign the pending draft with
+}
+
+// SignRoot adds a signature by each of cfg.Keys to the repository's one
+// pending root draft (N.root.json.draft, written by Init or Rotate) and,
+// once it has every signature it needs (a threshold of its own root keys
+// and, from version 2, of the current root's), writes it as N.root.json
+// and root.json and removes the draft. A key that already signed is
+// skipped; a key that is neither a root key of the draft nor of the
+// current root is refused (ErrNotInRole). It fails with ErrNotFound when
+// there is no draft, and when there are several.
+func SignRoot(ctx context.Context, cfg SignRootConfig) (*RootResult, error) {
+	const op = "sign-root"
+	if cfg.Repo == "" {
+		return nil, errors.New("repotool: sign-root: no repository directory given")
+	}
+	if len(cfg.Keys) == 0 {
+		return nil, errors.New("repotool: sign-root: no key given")
+	}
+	drafts, err := findDrafts(cfg.Repo)
+	if err != nil {
+		return nil, fmt.Errorf("repotool: sign-root: %w", err)
+	}
+	switch len(drafts) {
+	case 0:
+		return nil, errorf(ErrNotFound, "repotool: sign-root: no root draft (N.root.json%s) in %s", draftSuffix, cfg.Repo)
+	case 1:
+	default:
+		return nil, fmt.Errorf("repotool: sign-root: %d root drafts in %s (%s); delete all but one", len(drafts), cfg.Repo, strings.Join(drafts, ", "))
+	}
+	data, err := readFileLimit(filepath.Join(cfg.Repo, drafts[0]), limits.RootJSON)
+	if err != nil {
+		return nil, fmt.Errorf("repotool: sign-root: %s: %w", drafts[0], err)
+	}
+	d, err := trust.ParseRootDraft(data)
+	if err != nil {
+		return nil, fmt.Errorf("repotool: sign-root: %s: %s", drafts[0], trimPrefix(err))
+	}
+	if want := trust.RootFileName(d.Version) + draftSuffix; want != drafts[0] {
+		return nil, fmt.Errorf("repotool: sign-root: %s holds root version %d", drafts[0], d.Version)
+	}
+	var prev *trust.Root
+	if d.Version > 1 {
+		if prev, err = currentRoot(cfg.Repo, op); err != nil {
+			return nil, err
+		}
+		if prev.Version() != d.Version-1 {
+			return nil, fmt.Errorf("repotool: sign-root: the draft is root version %d but the current root is version %d; delete %s", d.Version, prev.Version(), drafts[0])
+		}
+	} else if _, err := os.Lstat(filepath.Join(cfg.Repo, rootFile)); err == nil {
+		return nil, errorf(ErrExists, "repotool: sign-root: the draft is root version 1 but %s already has a root.json; delete %s", cfg.Repo, drafts[0])
+	}
+	if err := checkExpires(d.Expires); err != nil {
+		return nil, fmt.Errorf("repotool: sign-root: %s: %w; start over", drafts[0], err)
+	}
+	return finishRoot(ctx, op, cfg.Repo, prev, d, cfg.Keys)
+}
+
+// finishRoot signs d with signers and writes it: complete as N.root.json
+// and root.json, or as a draft. prev is the root d succeeds, nil for
+// version 1.
+func finishRoot(ctx context.Context, op, dir string, prev *trust.Root, d *trust.RootDraft, signers []crypto.Signer) (*RootResult, error) {
+	fail := func(err error) (*RootResult, error) {
+		return nil, fmt.Errorf("repotool: %s: %s", op, trimPrefix(err))
+	}
+	if err := checkSigners(op, signers, prev, d.Root.Keys); err != nil {
+		return nil, err
+	}
+	res := &RootResult{Version: d.Version, Expires: d.Expires.UTC().Truncate(time.Second)}
+	for _, k := range signers {
+		s, err := keys.NewSigner(k)
+		if err != nil {
+			return fail(err)
+		}
+		id, _ := keys.ID(k.Public())
+		added, err := d.Sign(s)
+		if err != nil {
+			return fail(err)
+		}
+		if added {
+			res.Added = append(res.Added, id)
+		} else {
+			res.Already = append(res.Already, id)
+		}
+	}
+	out, err := d.Marshal()
+	if err != nil {
+		return fail(err)
+	}
+	m, err := trust.MissingSignatures(prev, out)
+	if err != nil {
+		return fail(err)
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("repotool: %s: %w", op, err)
+	}
+	draft := filepath.Join(dir, trust.RootFileName(d.Version)+draftSuffix)
+	if !m.Complete() {
+		res.Missing, res.Path = *m, draft
+		if len(res.Added) == 0 {
+			if _, err := os.Stat(draft); err == nil {
+				return res, nil
+			}
+		}
+		if err := writeFileAtomic(draft, out, 0o644); err != nil {
+			return nil, fmt.Errorf("repotool: %s: %w", op, err)
+		}
+		return res, nil
+	}
+	// Refuse rather than publish a root a client would refuse.
+	if prev == nil {
+		_, err = trust.NewRoot(out)
+	} else {
+		_, err = prev.Update(out)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("repotool: %s: refusing to write root version %d: %s", op, d.Version, trimPrefix(err))
+	}
+	final := filepath.Join(dir, trust.RootFileName(d.Version))
+	if _, err := os.Lstat(final); err == nil {
+		return nil, errorf(ErrExists, "repotool: %s: %s already exists", op, final)
+	}
+	// N.root.json first, root.json last: an interruption in between leaves
+	// a root.json one version behind, which currentRoot walks past.
+	for _, p := range []string{final, filepath.Join(dir, rootFile)} {
+		if err := writeFileAtomic(p, out, 0o644); err != nil {
+			return nil, fmt.Errorf("repotool: %s: %w", op, err)
+		}
+	}
+	if err := os.Remove(draft); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("repotool: %s: root version %d is written, but its draft could not be removed: %w", op, d.Version, err)
+	}
+	if err := syncDir(dir); err != nil {
+		return nil, fmt.Errorf("repotool: %s: %w", op, err)
+	}
+	res.Complete, res.Path = true, final
+	return res, nil
+}
+
+// checkSigners fails with ErrNotInRole unless each of signers is a root
+// key of prev (nil for version 1) or one of next, the new root's keys.
+func checkSigners(op string, signers []crypto.Signer, prev *trust.Root, next []crypto.PublicKey) error {
+	allowed := make(map[string]bool)
+	for _, pub := range next {
+		id, err := keys.ID(pub)
+		if err != nil {
+			return fmt.Errorf("repotool: %s: %s", op, trimPrefix(err))
+		}
+		allowed[id] = true
+	}
+	what := "a root key of the new root"
+	if prev != nil {
+		for _, id := range prev.RootKeys().IDs() {
+			allowed[id] = true
+		}
+		what = fmt.Sprintf("a root key of version %d or %d", prev.Version(), prev.Version()+1)
+	}
+	for _, k := range signers {
+		id, err := keys.ID(k.Public())
+		if err != nil {
+			return fmt.Errorf("repotool: %s: %s", op, trimPrefix(err))
+		}
+		if !allowed[id] {
+			return errorf(ErrNotInRole, "repotool: %s: key %s is not %s; its signature would not count", op, id, what)
+		}
+	}
+	return nil
+}
+
+// currentRoot reads the repository's root.json, verified against its own
+// root keys, and walks past it to any newer N.root.json (each verified as
+// the successor of the one before, at most limits.Rotations), so that an
+// interrupted write of root.json is not mistaken for the current root.
+// Expiry is not checked.
+func currentRoot(dir, op string) (*trust.Root, error) {
+	data, err := readFileLimit(filepath.Join(dir, rootFile), limits.RootJSON)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, errorf(ErrNoRoot, "repotool: %s: no %s in %s", op, rootFile, dir)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("repotool: %s: %s: %w", op, rootFile, err)
+	}
+	r, err := trust.NewRoot(data)
+	if err != nil {
+		return nil, fmt.Errorf("repotool: %s: %s: %s", op, rootFile, trimPrefix(err))
+	}
+	for range limits.Rotations {
+		name := trust.RootFileName(r.Version() + 1)
+		next, err := readFileLimit(filepath.Join(dir, name), limits.RootJSON)
+		if errors.Is(err, fs.ErrNotExist) {
+			break
+		}
+		if err != nil {
+			return nil, fmt.Errorf("repotool: %s: %s: %w", op, name, err)
+		}
+		if r, err = r.Update(next); err != nil {
+			return nil, fmt.Errorf("repotool: %s: %s: %s", op, name, trimPrefix(err))
+		}
+	}
+	return r, nil
+}
+
+// findDrafts lists the N.root.json.draft files in dir, sorted.
+func findDrafts(dir string) ([]string, error) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, e := range entries {
+		if v, ok := strings.CutSuffix(e.Name(), ".root.json"+draftSuffix); ok {
+			if n, err := strconv.ParseInt(v, 10, 64); err == nil && n > 0 {
+				out = append(out, e.Name())
+			}
+		}
+	}
+	slices.Sort(out)
+	return out, nil
+}
+
+// noDraft fails with ErrDraftPending when dir holds a root draft.
+func noDraft(dir, op string) error {
+	drafts, err := findDrafts(dir)
+	if err != nil {
+		return fmt.Errorf("repotool: %s: %w", op, err)
+	}
+	if len(drafts) > 0 {
+		return errorf(ErrDraftPending, "repotool: %s: %s in %s is waiting for signatures", op, drafts[0], dir)
+	}
+	return nil
+}
+
+// checkRoleKeys checks one role's keys and threshold, in the words of the
+// publisher ("release keys") rather than of TUF ("targets").
+func checkRoleKeys(what string, rk trust.RoleKeys) error {
+	if len(rk.Keys) == 0 {
+		return fmt.Errorf("no %s keys", what)
+	}
+	if len(rk.Keys) > limits.Signatures {
+		return fmt.Errorf("%d %s keys, the limit is %d", len(rk.Keys), what, limits.Signatures)
+	}
+	seen := make(map[string]bool)
+	for _, pub := range rk.Keys {
+		id, err := keys.ID(pub)
+		if err != nil {
+			return fmt.Errorf("%s key: %s", what, trimPrefix(err))
+		}
+		if seen[id] {
+			return fmt.Errorf("%s key %s is given twice", what, id)
+		}
+		seen[id] = true
+	}
+	if rk.Threshold < 1 || rk.Threshold > len(rk.Keys) {
+		return fmt.Errorf("%s threshold %d with %d %s %s (want 1 to %d)", what, rk.Threshold, len(rk.Keys), what, plural(len(rk.Keys), "key", "keys"), len(rk.Keys))
+	}
+	return nil
+}
+
+// checkExpires refuses an expiry that has passed or cannot be written.
+func checkExpires(t time.Time) error {
+	switch {
+	case t.IsZero():
+		return errors.New("no expiry given")
+	case !time.Now().Before(t.Truncate(time.Second)):
+		return fmt.Errorf("expiry %s is not in the future", t.UTC().Format(time.RFC3339))
+	case t.UTC().Year() > 9999:
+		return fmt.Errorf("expiry %v is out of range", t)
+	}
+	return nil
+}
+
+func orOne(n int) int {
+	if n == 0 {
+		return 1
+	}
+	return n
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
+}

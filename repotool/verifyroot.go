@@ -1,0 +1,351 @@
+package repotool
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/safeupdate/safeupdate/channel"
+	"github.com/safeupdate/safeupdate/internal/limits"
+	"github.com/safeupdate/safeupdate/release"
+	"github.com/safeupdate/safeupdate/trust"
+)
+
+var rootFileName = regexp.MustCompile(`^([1-9][0-9]{0,17})\.root\.json$`)
+
+// verifyWithRoot is Verify with a pinned root: see Verify for what it
+// checks.
+func verifyWithRoot(ctx context.Context, cfg VerifyConfig) ([]Result, error) {
+	if len(cfg.Keys) > 0 || cfg.Threshold != 0 {
+		return nil, errors.New("repotool: verify: give keys or a root, not both")
+	}
+	pinned, err := trust.NewRoot(cfg.Root)
+	if err != nil {
+		return nil, fmt.Errorf("repotool: verify: the pinned root: %s", trimPrefix(err))
+	}
+	if cfg.Version != "" {
+		if err := release.ValidVersion(cfg.Version); err != nil {
+			return nil, fmt.Errorf("repotool: verify: %s", trimPrefix(err))
+		}
+	}
+	for _, name := range cfg.Channels {
+		if err := channel.ValidName(name); err != nil {
+			return nil, fmt.Errorf("repotool: verify: %s", trimChannel(err))
+		}
+	}
+	rd, err := newRepoReader(cfg.Repo, cfg.HTTPClient)
+	if err != nil {
+		return nil, fmt.Errorf("repotool: verify: %w", err)
+	}
+	dir, isDir := rd.(dirReader)
+	if !isDir && cfg.Version == "" && len(cfg.Channels) == 0 {
+		return nil, errors.New("repotool: verify: a repository URL needs --version or --channel: HTTP cannot list directories")
+	}
+	now := time.Now()
+	roots, final, err := verifyChain(ctx, rd, pinned, now)
+	if err != nil {
+		return nil, fmt.Errorf("repotool: verify: %w", err)
+	}
+
+	names := cfg.Channels
+	if isDir && len(names) == 0 {
+		if names, err = listChannels(string(dir)); err != nil {
+			return nil, fmt.Errorf("repotool: verify: %w", err)
+		}
+	}
+	var channels []Result
+	var verified []*channel.Channel
+	versions := []string{}
+	if cfg.Version != "" {
+		versions = append(versions, cfg.Version)
+	}
+	for _, name := range names {
+		res, ch, err := verifyChannel(ctx, rd, final, name, now)
+		if err != nil {
+			return nil, fmt.Errorf("repotool: verify: %w", err)
+		}
+		channels = append(channels, res)
+		verified = append(verified, ch)
+		if ch != nil && !slices.Contains(versions, ch.Release()) {
+			versions = append(versions, ch.Release())
+		}
+	}
+
+	var releases []Result
+	switch {
+	case isDir && cfg.Version == "" && len(cfg.Channels) == 0:
+		if releases, err = verifyDir(ctx, dir, final.Targets(), ""); err != nil {
+			return nil, err
+		}
+	default:
+		for _, v := range versions {
+			var found []Result
+			if isDir {
+				found, err = verifyDir(ctx, dir, final.Targets(), v)
+			} else {
+				found, err = probe(ctx, rd, final.Targets(), v)
+			}
+			if err != nil {
+				return nil, err
+			}
+			releases = append(releases, found...)
+		}
+	}
+	sort.Slice(releases, func(i, j int) bool { return releases[i].Path < releases[j].Path })
+	if cfg.Version != "" && !slices.ContainsFunc(releases, func(r Result) bool { return strings.HasPrefix(r.Path, cfg.Version+"/") }) {
+		return nil, errorf(ErrNoRelease, "repotool: verify: no release of version %s found in %s", cfg.Version, cfg.Repo)
+	}
+
+	for i, ch := range verified {
+		if ch != nil {
+			checkChannelReleases(&channels[i], ch, releases)
+		}
+	}
+	out := append(roots, releases...)
+	return append(out, channels...), nil
+}
+
+// verifyChain walks the roots of the repository as Verify says, and
+// returns a result per root and the last root reached. The error is only
+// for a server that cannot be asked at all.
+func verifyChain(ctx context.Context, rd repoReader, pinned *trust.Root, now time.Time) ([]Result, *trust.Root, error) {
+	var results []Result
+	// fetch reads root version v; missing reports a file that is absent.
+	fetch := func(v int64) (res Result, data []byte, missing bool, err error) {
+		res = Result{Kind: KindRoot, Path: trust.RootFileName(v), Version: v, Keys: []string{}}
+		data, err = readRepoFile(ctx, rd, res.Path, limits.RootJSON)
+		var unreachable *fetchError
+		switch {
+		case errors.As(err, &unreachable) || ctx.Err() != nil:
+			return res, nil, false, err
+		case err != nil:
+			res.Error = trimPrefix(err)
+		}
+		return res, data, errors.Is(err, ErrNotFound), nil
+	}
+
+	// The history up to the pinned root: each root vouches for the next,
+	// and the last is the pinned one. After a break, the roots before the
+	// pinned one have nothing left to be checked against.
+	var prev *trust.Root
+	for v := int64(1); v <= pinned.Version(); v++ {
+		if prev == nil && v > 1 && v < pinned.Version() {
+			v = pinned.Version() - 1
+			continue
+		}
+		res, data, _, err := fetch(v)
+		if err != nil {
+			return nil, nil, err
+		}
+		if res.Error == "" {
+			switch {
+			case v == pinned.Version() && !bytes.Equal(data, pinned.Bytes()):
+				err = errors.New("not the pinned root: the repository holds another root of this version")
+			case v == 1:
+				prev, err = trust.NewRoot(data)
+			case prev == nil: // the pinned root, after a break
+			default:
+				prev, err = prev.Update(data)
+			}
+			if err != nil {
+				res.Error, prev = trimPrefix(err), nil
+			}
+		} else {
+			prev = nil
+		}
+		res.OK = res.Error == ""
+		results = append(results, res)
+	}
+
+	// After it: what a client pinning it reaches.
+	final := pinned
+	for step := 0; ; step++ {
+		res, data, missing, err := fetch(final.Version() + 1)
+		if err != nil {
+			return nil, nil, err
+		}
+		if missing {
+			break
+		}
+		if step == limits.Rotations {
+			res.Error = fmt.Sprintf("more than %d rotations after the pinned root version %d: a client pinning it stops before this one", limits.Rotations, pinned.Version())
+		} else if res.Error == "" {
+			next, err := final.Update(data)
+			if err != nil {
+				res.Error = trimPrefix(err)
+			} else {
+				final = next
+			}
+		}
+		res.OK = res.Error == ""
+		results = append(results, res)
+		if !res.OK {
+			break
+		}
+	}
+
+	allOK := !slices.ContainsFunc(results, func(r Result) bool { return !r.OK })
+	last := slices.IndexFunc(results, func(r Result) bool { return r.Version == final.Version() && r.OK })
+	if last >= 0 {
+		results[last].Expires = final.Expires()
+	}
+	if err := final.CheckExpiry(now); err != nil {
+		allOK = false
+		if last < 0 {
+			// The pinned root is the final one but not in the repository.
+			results = append(results, Result{Kind: KindRoot, Path: trust.RootFileName(final.Version()), Version: final.Version(), Keys: []string{}})
+			last = len(results) - 1
+		}
+		results[last].OK, results[last].Error = false, trimPrefix(err)
+	}
+
+	if dir, ok := rd.(dirReader); ok {
+		results = append(results, unreached(string(dir), results, final)...)
+	}
+	if allOK {
+		res := Result{Kind: KindRoot, Path: rootFile, Keys: []string{}}
+		data, err := readRepoFile(ctx, rd, rootFile, limits.RootJSON)
+		var unreachable *fetchError
+		switch {
+		case errors.As(err, &unreachable):
+			return nil, nil, err
+		case err != nil:
+			res.Error = trimPrefix(err)
+		case !bytes.Equal(data, final.Bytes()):
+			res.Error = fmt.Sprintf("not a copy of %s, the newest root", trust.RootFileName(final.Version()))
+		default:
+			res.OK = true
+		}
+		if !res.OK {
+			results = append(results, res)
+		}
+	}
+	return results, final, nil
+}
+
+// unreached reports the N.root.json files in dir newer than any the walk
+// looked at: a gap in the chain hides them from clients.
+func unreached(dir string, seen []Result, final *trust.Root) []Result {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil
+	}
+	highest := final.Version()
+	for _, r := range seen {
+		highest = max(highest, r.Version)
+	}
+	var out []Result
+	for _, e := range entries {
+		m := rootFileName.FindStringSubmatch(e.Name())
+		if m == nil {
+			continue
+		}
+		v, err := strconv.ParseInt(m[1], 10, 64)
+		if err != nil || v <= highest {
+			continue
+		}
+		out = append(out, Result{Kind: KindRoot, Path: e.Name(), Version: v, Keys: []string{},
+			Error: fmt.Sprintf("not reached: the chain from the pinned root stops at version %d", final.Version())})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Version < out[j].Version })
+	return out
+}
+
+// verifyDir verifies the releases in a directory, all or those of version.
+func verifyDir(ctx context.Context, dir dirReader, tk *trust.Keys, version string) ([]Result, error) {
+	dirs, err := listReleases(string(dir), version)
+	if err != nil {
+		return nil, fmt.Errorf("repotool: verify: %w", err)
+	}
+	var results []Result
+	for _, d := range dirs {
+		if err := ctx.Err(); err != nil {
+			return nil, fmt.Errorf("repotool: verify: %w", err)
+		}
+		res, err := verifyOne(ctx, dir, tk, d)
+		if err != nil {
+			res.Error = trimPrefix(err)
+		}
+		results = append(results, res)
+	}
+	return results, nil
+}
+
+// listChannels returns the names of dir/channels/*.json, sorted; hidden
+// files are skipped, and names that are not valid are returned for
+// verifyChannel to refuse.
+func listChannels(dir string) ([]string, error) {
+	entries, err := os.ReadDir(filepath.Join(dir, "channels"))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var names []string
+	for _, e := range entries {
+		if name, ok := strings.CutSuffix(e.Name(), ".json"); ok && !strings.HasPrefix(name, ".") {
+			names = append(names, name)
+		}
+	}
+	sort.Strings(names)
+	return names, nil
+}
+
+// verifyChannel checks channels/NAME.json against the root's channel
+// keys at now. It returns the channel only when it verified. The error is
+// only for a server that cannot be asked at all.
+func verifyChannel(ctx context.Context, rd repoReader, root *trust.Root, name string, now time.Time) (Result, *channel.Channel, error) {
+	res := Result{Kind: KindChannel, Path: path.Join("channels", name+".json"), Name: name, Keys: []string{}}
+	if err := channel.ValidName(name); err != nil {
+		res.Error = trimChannel(err)
+		return res, nil, nil
+	}
+	data, err := readRepoFile(ctx, rd, res.Path, limits.ChannelJSON)
+	var unreachable *fetchError
+	switch {
+	case errors.As(err, &unreachable):
+		return res, nil, err
+	case err != nil:
+		res.Error = trimPrefix(err)
+		return res, nil, nil
+	}
+	ch, err := channel.Parse(data)
+	if err == nil {
+		err = ch.Verify(root.Timestamp(), now, name, 0)
+	}
+	if err != nil {
+		res.Error = trimChannel(err)
+		return res, nil, nil
+	}
+	res.OK, res.Version, res.Release, res.Expires = true, ch.Seq(), ch.Release(), ch.Expires()
+	return res, ch, nil
+}
+
+// checkChannelReleases fails res unless every platform ch lists has a
+// release in releases that verified.
+func checkChannelReleases(res *Result, ch *channel.Channel, releases []Result) {
+	for _, p := range ch.Platforms() {
+		want := ch.Release() + "/" + p
+		i := slices.IndexFunc(releases, func(r Result) bool { return r.Path == want })
+		switch {
+		case i < 0:
+			res.OK, res.Error = false, fmt.Sprintf("points to %s, which is missing", want)
+		case !releases[i].OK:
+			res.OK, res.Error = false, fmt.Sprintf("points to %s, which does not verify", want)
+		default:
+			continue
+		}
+		return
+	}
+}
