@@ -22,8 +22,18 @@ import (
 //
 // When Apply returns nil, the target holds the verified new binary and the
 // backup the previous one. On error, the target holds the previous binary
-// unless RollbackError(err) is non-nil. Apply is not safe to run
-// concurrently on the same target (see the package documentation).
+// unless RollbackError(err) is non-nil.
+//
+// Once the metadata is verified, and before anything is downloaded, Apply
+// takes an advisory lock beside the target (.NAME.safeupdate.lock, flock(2)
+// or LockFileEx); removes what interrupted updates of the target left (only
+// regular files of this user at the exact temporary names Apply makes,
+// .NAME.safeupdate-XXXXXXXXXXXXXXXX.tmp, beside the target and the
+// backup); and checks that the target's directory is writable and the
+// target replaceable. It holds the lock until it returns: Apply and
+// Rollback calls for one target, in any processes, run one after the
+// other. While another holds the lock, Apply waits until ctx is done, then
+// fails with an error wrapping ErrBusy.
 func Apply(ctx context.Context, opts ...Option) error {
 	c, err := newConfig(opts, needs{repo: true, target: true})
 	if err != nil {
@@ -46,15 +56,15 @@ func Apply(ctx context.Context, opts ...Option) error {
 			return nil
 		}
 	}
-	p, err := prepare(c)
+	p, err := prepare(ctx, c)
 	if err != nil {
 		return err
 	}
 	defer p.cleanup()
-	if err := download(ctx, c, src, r, p.f); err != nil {
+	if err := downloadAtRate(ctx, c, src, r, p.f); err != nil {
 		return err
 	}
-	if err := install(c, p); err != nil {
+	if err := install(ctx, c, p); err != nil {
 		return err
 	}
 	c.logger.Info("apply: installed", "version", r.Version, "target", c.target, "backup", c.backup)
@@ -83,8 +93,12 @@ func Check(ctx context.Context, opts ...Option) (*release.Release, error) {
 }
 
 // check fetches release.json, verifies its signatures, then its version,
-// platform and age, in that order.
+// platform and age, in that order. With TrustRoot it first brings the root
+// up to date and resolves a Channel to a version (resolveTrust).
 func check(ctx context.Context, c *config, src Source) (*release.Release, error) {
+	if err := resolveTrust(ctx, c, src); err != nil {
+		return nil, err
+	}
 	path, err := release.Path(c.version, c.goos, c.goarch)
 	if err != nil {
 		return nil, fmt.Errorf("apply: %w", err)

@@ -13,7 +13,8 @@
 //  1. release.json is read with a hard size limit (limits.ReleaseJSON) and a
 //     time limit (limits.RequestTimeout), then parsed strictly.
 //  2. Its signatures are verified against the pinned public keys (PublicKey,
-//     Threshold: distinct keys are counted) before any field is acted on.
+//     Threshold: distinct keys are counted), or the targets keys of the
+//     trust root (TrustRoot), before any field is acted on.
 //  3. The signed version, os and arch must be those asked for, binary must be
 //     a plain file name, and the version must not be older than
 //     CurrentVersion unless AllowDowngradeUnsafe is given.
@@ -23,10 +24,12 @@
 //     created exclusively (random name, O_EXCL) in the target's directory,
 //     with the target's mode. Sizes and both hashes must match the signed
 //     values; the file is then fsynced.
-//  5. The current target is linked or copied to the backup (default
-//     TARGET.backup, itself replaced atomically), the temporary file is
-//     renamed over the target, and the directory is fsynced. The target path
-//     never disappears.
+//  5. Holding an advisory lock beside the target (.NAME.safeupdate.lock),
+//     the new file takes the target's place and the old one becomes the
+//     backup (default TARGET.backup): on Linux in one renameat2 exchange
+//     followed by a rename to the backup name, elsewhere by linking the
+//     target to the backup and renaming the new file over the target. The
+//     directory is then fsynced. The target path never disappears.
 //  6. If anything fails after the target was replaced, the backup is put
 //     back; if that fails too, the error is an *InstallError and
 //     RollbackError returns why. Temporary files are removed on every path.
@@ -41,12 +44,32 @@
 // limits.StallTimeout) fails even when ctx has no deadline, so a caller
 // without one is still protected from a server that trickles or stalls.
 //
+// # Trust roots and channels
+//
+// Instead of pinning keys, a program can pin a TUF root (TrustRoot) and
+// name a directory where the client keeps what it learns (TrustStore).
+// Before step 1, the client then walks the repository's N+1.root.json,
+// N+2.root.json, ... from the newest root it knows (at most
+// limits.Rotations steps of limits.RootJSON bytes), accepting each only
+// when it is the next version and is signed by a threshold of the previous
+// root's root keys and of its own. It keeps the newest in the store, so it
+// never trusts a retired key again, and refuses it if it has expired
+// (ErrExpired). Releases are then verified with its targets keys.
+//
+// With Channel instead of Version, the client reads channels/NAME.json,
+// accepts it only when a threshold of the root's timestamp keys signed it
+// for that name, it has not expired (ErrExpired: the freeze attack), it is
+// not older than the last one seen (ErrReplay) and it lists this platform,
+// then proceeds with the release it names, never one older than
+// CurrentVersion.
+//
 // # Errors
 //
 // Every error starts with "apply: ". Errors from Apply and Check wrap one of
-// ErrSignature, ErrChecksum, ErrMetadata, ErrDowngrade, ErrTooLarge or
-// ErrNotFound where one applies; network and file system errors wrap the
-// underlying error instead. A payload larger than signed is ErrTooLarge; a
+// ErrSignature, ErrChecksum, ErrMetadata, ErrDowngrade, ErrTooLarge,
+// ErrNotFound, ErrExpired or ErrReplay where one applies (a refused root
+// rotation is ErrSignature, too many rotations ErrTooLarge); network and
+// file system errors wrap the underlying error instead. A payload larger than signed is ErrTooLarge; a
 // payload shorter than signed, with a wrong hash, or that fails to
 // decompress is ErrChecksum. Configuration errors (no trust, conflicting
 // options) are returned before any network access and wrap none of them.
@@ -62,18 +85,26 @@
 // metadata deadline), path traversal through binary (plain names only),
 // HTTPS-to-HTTP downgrade by redirect (refused), partial writes (verified
 // temporary file, atomic rename) and predictable temporary names (random,
-// exclusive creation; no symlink at the backup name is followed).
+// exclusive creation; no symlink at the backup name is followed). With
+// TrustRoot: key compromise (revocation by rotation, thresholds, root
+// rollback refused, a bounded walk); with Channel: freeze (expiry) and
+// replay of an older channel (version kept in the TrustStore).
 //
 // Not protected: the compromise of as many signing keys as the threshold;
-// freshness (a mirror may withhold a newer release, it
-// can only serve a signed one); a hostile local user who can write to the
-// target's directory; bugs in the new binary itself. AllowUnsignedUnsafe
-// and AllowDowngradeUnsafe give up the defences their names say.
+// freshness without a Channel (a mirror may withhold a newer release or
+// root, it can only serve a signed one; with a Channel, for no longer than
+// the channel's expiry); a hostile local user who can write to the
+// target's directory or the TrustStore; bugs in the new binary itself.
+// AllowUnsignedUnsafe and AllowDowngradeUnsafe give up the defences their
+// names say.
 //
-// Concurrent calls to Apply for the same target are NOT safe yet: two
-// processes may interleave their backup and rename steps. Serialize them
-// (issue 4 adds an advisory lock next to the target). Calls for different
-// targets are independent.
+// Apply and Rollback of one target take an advisory lock beside it
+// (.NAME.safeupdate.lock), so concurrent updaters, in one process or
+// several, never interleave: Apply waits until ctx is done and then returns
+// ErrBusy; Rollback does not wait. Leftovers of an updater killed midway
+// (temporary files with safeupdate's exact name pattern, owned by the same
+// user) are removed by the next Apply while it holds the lock. Calls for
+// different targets are independent.
 //
 // # Compatibility
 //
@@ -82,6 +113,7 @@
 // go-updater clients, and AllowUnsignedUnsafe reads go-updater's unsigned
 // repositories. The atomic rename relies on POSIX rename semantics in one
 // directory; on network file systems (NFS) rename and fsync may not be
-// atomic or durable. Windows cannot replace a running executable by rename;
-// that support is issue 4.
+// atomic or durable. On Windows a running executable cannot be replaced, so
+// it is first moved aside to .NAME.safeupdate-old-*.tmp, and a later run
+// removes it.
 package apply

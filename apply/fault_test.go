@@ -157,10 +157,12 @@ func TestSurvivesSlowButSteadyServer(t *testing.T) {
 		for i := 0; i < len(z); i += len(z)/6 + 1 {
 			w.Write(z[i:min(len(z), i+len(z)/6+1)])
 			http.NewResponseController(w).Flush()
-			time.Sleep(60 * time.Millisecond)
+			time.Sleep(150 * time.Millisecond)
 		}
 	})
-	if err := apply.Apply(context.Background(), f.opts(apply.StallTimeout(200*time.Millisecond))...); err != nil {
+	// The stall timeout is well above each pause so that a loaded CI
+	// machine's scheduling delays cannot turn a pause into a stall.
+	if err := apply.Apply(context.Background(), f.opts(apply.StallTimeout(600*time.Millisecond))...); err != nil {
 		t.Fatal(err)
 	}
 	wantFile(t, f.target, f.bin)

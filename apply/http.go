@@ -136,9 +136,17 @@ func contentRangeStart(h string) (int64, bool) {
 		return 0, false
 	}
 	first, _, ok := strings.Cut(rest, "-")
-	if !ok {
+	if !ok || first == "" || len(first) > 18 || (len(first) > 1 && first[0] == '0') {
 		return 0, false
 	}
+	for _, c := range first {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+	}
 	n, err := strconv.ParseInt(first, 10, 64)
-	return n, err == nil && n >= 0
+	if err != nil {
+		return 0, false
+	}
+	return n, true
 }

@@ -39,8 +39,13 @@ type config struct {
 	client         *http.Client
 	progress       func(done, total int64)
 	stall          time.Duration
+	preInstall     preInstallFunc
+	minRate        int64
+	root           *trust.Root // pinned with TrustRoot
+	store          string      // TrustStore directory
+	channel        string      // Channel name
 
-	trust trust.Verifier // built from pubs and threshold
+	trust trust.Verifier // built from pubs and threshold, or a root's targets keys
 }
 
 // SourceRepo sets the repository: an http:// or https:// URL, or a file://
@@ -252,16 +257,21 @@ func (c *config) checkRepo() error {
 		return errors.New("apply: no repository: pass SourceRepo or WithSource")
 	case c.repoURL != "" && c.source != nil:
 		return errors.New("apply: both SourceRepo and WithSource given: pass one")
-	case c.version == "":
-		return errors.New("apply: no Version given")
+	case c.version == "" && c.channel == "":
+		return errors.New("apply: no Version given (or Channel, with TrustRoot)")
 	}
-	if _, err := release.Dir(c.version, c.goos, c.goarch); err != nil {
-		return fmt.Errorf("apply: %w", err)
+	if c.version != "" {
+		if _, err := release.Dir(c.version, c.goos, c.goarch); err != nil {
+			return fmt.Errorf("apply: %w", err)
+		}
 	}
-	if c.current != "" && !c.allowDowngrade {
+	if c.version != "" && c.current != "" && !c.allowDowngrade {
 		if cmp, _ := release.CompareVersions(c.version, c.current); cmp < 0 {
 			return fmt.Errorf("%w: %s was asked for, %s is installed (AllowDowngradeUnsafe permits this)", ErrDowngrade, c.version, c.current)
 		}
+	}
+	if c.root != nil || c.store != "" || c.channel != "" {
+		return c.checkRootTrust() // the root's targets keys are set by check
 	}
 	switch {
 	case c.allowUnsigned && len(c.pubs) > 0:

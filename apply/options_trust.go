@@ -1,0 +1,121 @@
+package apply
+
+import (
+	"errors"
+	"fmt"
+	"path/filepath"
+
+	"github.com/safeupdate/safeupdate/channel"
+	"github.com/safeupdate/safeupdate/internal/platform"
+	"github.com/safeupdate/safeupdate/trust"
+)
+
+// TrustRoot pins a TUF root (root.json, as `repotool init` writes it)
+// instead of keys. It must be well formed and signed by a threshold of its
+// own root keys, or TrustRoot fails before any network access. It needs
+// TrustStore, and conflicts with PublicKey, Threshold and
+// AllowUnsignedUnsafe.
+//
+// Before a release is verified, the client walks the repository's
+// N+1.root.json, N+2.root.json, ... from the newest root it knows (the
+// pinned one, or a newer one in the TrustStore), for at most
+// limits.Rotations steps of at most limits.RootJSON bytes each. Each root
+// is accepted only when it is exactly the next version and is signed by a
+// threshold of the previous root's root keys AND of its own; the newest one
+// is written to the TrustStore, then must not have expired (ErrExpired).
+// Releases are then verified with its targets keys and threshold, and
+// channels with its timestamp keys.
+//
+// Not protected: a repository may withhold a new root (it cannot forge
+// one), so a client keeps trusting the keys of the last root it saw until
+// that root expires; choose root expiry with that in mind.
+func TrustRoot(rootJSON []byte) Option {
+	return func(c *config) error {
+		if c.root != nil {
+			return errors.New("apply: TrustRoot given twice: pin one root")
+		}
+		r, err := trust.NewRoot(rootJSON)
+		if err != nil {
+			return fmt.Errorf("apply: TrustRoot: %w", err)
+		}
+		c.root = r
+		return nil
+	}
+}
+
+// TrustStore sets the directory where the client keeps what it has learnt
+// from the repository, so that it never goes back: root.json, the newest
+// verified trust root, and channels.json, the highest version seen of each
+// channel (forgotten when a rotation changes the timestamp keys, TUF
+// section 5.3.11). Both are replaced atomically (temporary file, fsync,
+// rename); the directory is created with mode 0700 if it is missing.
+//
+// On each call, a root.json in the store is used instead of the pinned
+// root when it verifies on its own and its version is higher; otherwise
+// the pinned root is used and replaces it. The store is trusted as much as
+// the pinned root: it must be writable only by the user that runs the
+// update, and it belongs to one repository. Calls sharing a store must not
+// run concurrently.
+func TrustStore(dir string) Option {
+	return func(c *config) error {
+		if dir == "" {
+			return errors.New("apply: TrustStore: empty path")
+		}
+		abs, err := filepath.Abs(dir)
+		if err != nil {
+			return fmt.Errorf("apply: TrustStore: %w", err)
+		}
+		c.store = abs
+		return nil
+	}
+}
+
+// Channel makes Apply and Check read channels/NAME.json instead of being
+// given a Version, and install or check the release it points to. It
+// requires TrustRoot and conflicts with Version.
+//
+// The channel file is read with a limit of limits.ChannelJSON bytes and is
+// accepted only when a threshold of the trust root's timestamp keys signed
+// it, its signed name is name, it has not expired (ErrExpired: the freeze
+// attack), its version is not below the highest one recorded in the
+// TrustStore (ErrReplay), and it lists this OS/Arch. Its version is then
+// recorded, and the release it names is verified exactly as with Version:
+// a release older than CurrentVersion is ErrDowngrade (unless
+// AllowDowngradeUnsafe), and the same version is a no-op for Apply.
+//
+// Not protected: until a channel expires, a repository may keep serving it
+// instead of a newer one, and a client that has never seen a newer one
+// cannot tell.
+func Channel(name string) Option {
+	return func(c *config) error {
+		if err := channel.ValidName(name); err != nil {
+			return fmt.Errorf("apply: Channel: %w", err)
+		}
+		c.channel = name
+		return nil
+	}
+}
+
+// checkRootTrust checks the options of trust-root mode; checkRepo calls it
+// when TrustRoot, TrustStore or Channel was given.
+func (c *config) checkRootTrust() error {
+	switch {
+	case c.root == nil && c.channel != "":
+		return errors.New("apply: Channel needs TrustRoot: a channel is signed by the root's timestamp keys, which pinned keys do not name")
+	case c.root == nil:
+		return errors.New("apply: TrustStore has no use without TrustRoot")
+	case len(c.pubs) > 0:
+		return errors.New("apply: TrustRoot and PublicKey given together: pin a root, or keys, not both")
+	case c.threshold != 0:
+		return errors.New("apply: Threshold given with TrustRoot: the root sets each role's threshold")
+	case c.allowUnsigned:
+		return errors.New("apply: TrustRoot and AllowUnsignedUnsafe given together: pin a root, or accept unsigned releases, not both")
+	case c.store == "":
+		return errors.New("apply: TrustRoot needs TrustStore: without it a client forgets every rotation and channel it has seen, and a repository could take it back to revoked keys")
+	case c.channel != "" && c.version != "":
+		return errors.New("apply: Version and Channel given together: name the version, or the channel that names it")
+	case !platform.Known(c.goos, c.goarch):
+		return fmt.Errorf("apply: %s/%s is not a platform Go knows (see go tool dist list)", c.goos, c.goarch)
+	}
+	return nil
+}

@@ -1,0 +1,164 @@
+package apply
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+
+	"github.com/safeupdate/safeupdate/internal/limits"
+	"github.com/safeupdate/safeupdate/trust"
+)
+
+// Files of a TrustStore directory.
+const (
+	storeRootFile     = "root.json"
+	storeChannelsFile = "channels.json"
+	// storeChannelsLimit bounds channels.json, which holds one small entry
+	// per channel name.
+	storeChannelsLimit = 1 << 20
+)
+
+// store is a TrustStore directory. The directory is trusted as much as the
+// pinned root (only the updating user can write it), so what it holds is
+// read with size limits but without suspicion.
+type store struct{ dir string }
+
+// channelState is what the store remembers of one channel: the highest
+// version seen, and the timestamp keys that signed it, so that a rotation
+// of those keys resets it (TUF section 5.3.11).
+type channelState struct {
+	Seq           int64    `json:"seq"`
+	TimestampKeys []string `json:"timestamp_keys"`
+}
+
+// loadRoot returns the stored root, or nil when there is none or it does
+// not verify on its own; the caller then uses the pinned root, which
+// replaces it.
+func (s store) loadRoot(log *slog.Logger) *trust.Root {
+	path := filepath.Join(s.dir, storeRootFile)
+	data, err := readLimited(path, limits.RootJSON)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		log.Warn("apply: ignoring the stored trust root", "path", path, "err", err)
+		return nil
+	}
+	r, err := trust.NewRoot(data)
+	if err != nil {
+		log.Warn("apply: ignoring the stored trust root", "path", path, "err", err)
+		return nil
+	}
+	return r
+}
+
+// saveRoot replaces the stored root with r.
+func (s store) saveRoot(r *trust.Root) error {
+	if err := s.writeFile(storeRootFile, r.Bytes()); err != nil {
+		return fmt.Errorf("apply: keeping trust root version %d in the TrustStore: %w", r.Version(), err)
+	}
+	return nil
+}
+
+// loadChannels returns the recorded channel states; none when the file is
+// missing. A file that cannot be read is an error, not a reset: a reset
+// would accept channels older than ones already seen.
+func (s store) loadChannels() (map[string]channelState, error) {
+	path := filepath.Join(s.dir, storeChannelsFile)
+	data, err := readLimited(path, storeChannelsLimit)
+	if errors.Is(err, fs.ErrNotExist) {
+		return make(map[string]channelState), nil
+	}
+	if err == nil {
+		var m map[string]channelState
+		dec := json.NewDecoder(bytes.NewReader(data))
+		dec.DisallowUnknownFields()
+		if err = dec.Decode(&m); err == nil && m == nil {
+			err = errors.New("not a JSON object")
+		}
+		if err == nil {
+			return m, nil
+		}
+	}
+	return nil, fmt.Errorf("apply: reading the channel state in the TrustStore (%s; remove it to forget every channel seen): %w", path, err)
+}
+
+// saveChannels replaces the recorded channel states with m.
+func (s store) saveChannels(m map[string]channelState) error {
+	data, err := json.MarshalIndent(m, "", "  ")
+	if err != nil {
+		return fmt.Errorf("apply: encoding the channel state: %w", err)
+	}
+	if err := s.writeFile(storeChannelsFile, append(data, '\n')); err != nil {
+		return fmt.Errorf("apply: keeping the channel state in the TrustStore: %w", err)
+	}
+	return nil
+}
+
+// writeFile replaces dir/name with data atomically: a new temporary file
+// in dir, fsynced, renamed over name, then the directory fsynced. The
+// directory is created with mode 0700 if missing; the file gets mode 0644.
+func (s store) writeFile(name string, data []byte) (err error) {
+	if err := os.MkdirAll(s.dir, 0o700); err != nil {
+		return err
+	}
+	f, err := os.CreateTemp(s.dir, "."+name+"-*.tmp")
+	if err != nil {
+		return err
+	}
+	renamed := false
+	defer func() {
+		if err != nil && !renamed {
+			f.Close()
+			os.Remove(f.Name())
+		}
+	}()
+	if _, err := f.Write(data); err != nil {
+		return err
+	}
+	if err := f.Chmod(0o644); err != nil {
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	if err := os.Rename(f.Name(), filepath.Join(s.dir, name)); err != nil {
+		return err
+	}
+	renamed = true
+	return syncDir(s.dir)
+}
+
+// readLimited reads the regular file at path, refusing one over limit
+// bytes.
+func readLimited(path string, limit int64) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("%s is not a regular file", path)
+	}
+	data, err := io.ReadAll(io.LimitReader(f, limit+1))
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(data)) > limit {
+		return nil, fmt.Errorf("%s is over %d bytes", path, limit)
+	}
+	return data, nil
+}

@@ -1,0 +1,139 @@
+package apply
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/safeupdate/safeupdate/internal/limits"
+	"github.com/safeupdate/safeupdate/trust"
+)
+
+var (
+	// ErrExpired means the trust root or the channel has expired: a
+	// repository is serving stale signed metadata (the freeze attack), or
+	// its publisher has not re-signed it in time. It also wraps
+	// trust.ErrExpired or channel.ErrExpired.
+	ErrExpired = errors.New("apply: trust metadata has expired")
+	// ErrReplay means a channel is older than one this client has already
+	// seen (recorded in the TrustStore): a replay of an older signed state.
+	// It also wraps channel.ErrReplay.
+	ErrReplay = errors.New("apply: channel is older than one already seen")
+)
+
+// resolveTrust, in trust-root mode, brings the root up to date, makes its
+// targets keys the release trust, and resolves a Channel to a version. It
+// does nothing when keys are pinned.
+func resolveTrust(ctx context.Context, c *config, src Source) error {
+	if c.root == nil {
+		return nil
+	}
+	root, err := updateRoot(ctx, c, src)
+	if err != nil {
+		return err
+	}
+	c.trust = root.Targets()
+	if c.channel == "" {
+		return nil
+	}
+	v, err := resolveChannel(ctx, c, src, root)
+	if err != nil {
+		return err
+	}
+	c.version = v
+	return nil
+}
+
+// updateRoot starts from the newer of the pinned and the stored root,
+// walks the repository's successors (TUF section 5.3), persists the newest
+// verified root, and only then checks its expiry, so that an expired or
+// failed walk never undoes the rotations already verified.
+func updateRoot(ctx context.Context, c *config, src Source) (*trust.Root, error) {
+	st := store{dir: c.store}
+	root := c.root
+	stored := st.loadRoot(c.logger)
+	if stored != nil && stored.Version() > root.Version() {
+		c.logger.Debug("apply: using the stored trust root", "version", stored.Version(), "pinned", root.Version())
+		root = stored
+	}
+	root, walkErr := walkRoots(ctx, c, src, root)
+	if stored == nil || !bytes.Equal(stored.Bytes(), root.Bytes()) {
+		if err := st.saveRoot(root); err != nil {
+			if walkErr != nil {
+				c.logger.Warn("apply: could not keep the verified trust root", "version", root.Version(), "err", err)
+				return nil, walkErr
+			}
+			return nil, err
+		}
+	}
+	if walkErr != nil {
+		return nil, walkErr
+	}
+	if err := root.CheckExpiry(time.Now()); err != nil {
+		return nil, fmt.Errorf("%w: %w (the repository must publish a newer root)", ErrExpired, err)
+	}
+	return root, nil
+}
+
+// walkRoots accepts N+1.root.json, N+2.root.json, ... until the repository
+// has no next one. It returns the newest root it verified, also with an
+// error. More than limits.Rotations successors in one call is ErrTooLarge;
+// the next call goes on from the newest root, once it is persisted.
+func walkRoots(ctx context.Context, c *config, src Source, root *trust.Root) (*trust.Root, error) {
+	for step := 0; ; step++ {
+		path := trust.RootFileName(root.Version() + 1)
+		data, err := fetchSmall(ctx, c, src, path, limits.RootJSON)
+		if errors.Is(err, ErrNotFound) {
+			return root, nil
+		}
+		if err != nil {
+			return root, err
+		}
+		if step == limits.Rotations {
+			return root, fmt.Errorf("%w: more than %d root rotations in one update; version %d is verified and kept, and the next update goes on from it", ErrTooLarge, limits.Rotations, root.Version())
+		}
+		next, err := root.Update(data)
+		if err != nil {
+			return root, rootError(path, err)
+		}
+		c.logger.Info("apply: trust root rotated", "version", next.Version(), "expires", next.Expires())
+		root = next
+	}
+}
+
+// rootError maps an error of Root.Update to this package's sentinels: a
+// root that is not the next version, or not signed by enough keys, is an
+// untrusted rotation.
+func rootError(path string, err error) error {
+	if errors.Is(err, trust.ErrThreshold) || errors.Is(err, trust.ErrRootVersion) {
+		return fmt.Errorf("%w: rotation refused: %s: %w", ErrSignature, path, err)
+	}
+	return fmt.Errorf("%w: %s: %w", ErrMetadata, path, err) // trust.ErrMalformedRoot
+}
+
+// fetchSmall reads a metadata file of at most limit bytes, with a deadline
+// and a stall watchdog; a larger one is ErrTooLarge and the rest of it is
+// never read. A missing file is an error wrapping ErrNotFound.
+func fetchSmall(ctx context.Context, c *config, src Source, path string, limit int64) ([]byte, error) {
+	ctx, cancel := context.WithTimeout(ctx, limits.RequestTimeout)
+	defer cancel()
+	w := newWatchdog(ctx, c.stall)
+	defer w.stop()
+	c.logger.Debug("apply: fetching", "path", path)
+	rc, err := src.Open(w.ctx, path, 0)
+	if err != nil {
+		return nil, sourceError(path, w.explain(err))
+	}
+	defer rc.Close()
+	data, err := io.ReadAll(io.LimitReader(w.reader(rc), limit+1))
+	if err != nil {
+		return nil, fmt.Errorf("apply: reading %s: %w", path, w.explain(err))
+	}
+	if int64(len(data)) > limit {
+		return nil, fmt.Errorf("%w: %s is over %d bytes", ErrTooLarge, path, limit)
+	}
+	return data, nil
+}
