@@ -2,18 +2,13 @@ package main
 
 import (
 	"context"
-	"crypto"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"os"
-	"path/filepath"
-	"runtime"
 	"strings"
 
 	"github.com/safeupdate/safeupdate/release"
-	"github.com/safeupdate/safeupdate/repotool"
 )
 
 // signedUpdates is act 1: a publisher signs releases with one pinned key; a
@@ -31,30 +26,24 @@ var signedUpdates = act{
 }
 
 func makeKey(ctx context.Context, d *demo) error {
-	k, err := repotool.Keygen(repotool.KeygenConfig{Out: d.path("keys/release"), Unencrypted: true})
+	k, err := d.newKey("release")
 	if err != nil {
 		return err
 	}
-	if d.pubPEM, err = os.ReadFile(k.PublicPath); err != nil {
-		return err
-	}
-	if d.signer, err = repotool.LoadPrivateKey(k.KeyPath, nil); err != nil {
-		return err
-	}
-	d.keyID = k.ID
-	d.p.say("wrote %s and %s, key id %.16s...", d.rel(k.PublicPath), d.rel(k.KeyPath), k.ID)
+	d.release = k
+	d.p.say("wrote %s and %s, key id %.16s...", d.rel(k.pubPath), d.rel(k.keyPath), k.id)
 	d.p.say("The private key is UNENCRYPTED here so that the demo needs no passphrase.")
 	d.p.say("Real publishers keep the default, which encrypts it: repotool keygen --out keys/release")
 	return nil
 }
 
 func buildVersions(ctx context.Context, d *demo) error {
-	return d.buildApp(ctx, "1.0.0", "2.0.0", "3.0.0")
+	return d.buildApp(ctx, pin{"releaseKey", d.release.pubPEM}, "1.0.0", "2.0.0", "3.0.0")
 }
 
 func publishAndServe(ctx context.Context, d *demo) error {
 	d.repo = d.path("repo")
-	if err := d.publish(ctx, "2.0.0"); err != nil {
+	if err := d.publish(ctx, "2.0.0", d.builds["2.0.0"], d.release); err != nil {
 		return err
 	}
 	meta, err := os.ReadFile(d.repoFile(inRepo("2.0.0", release.FileName)))
@@ -91,7 +80,7 @@ func selfUpdate(ctx context.Context, d *demo) error {
 // serving a binary of its own would have to: the signature no longer
 // verifies, and the payload is never even requested.
 func tamperedMetadata(ctx context.Context, d *demo) error {
-	if err := d.publish(ctx, "3.0.0"); err != nil {
+	if err := d.publish(ctx, "3.0.0", d.builds["3.0.0"], d.release); err != nil {
 		return err
 	}
 	meta := d.repoFile(inRepo("3.0.0", release.FileName))
@@ -108,7 +97,7 @@ func tamperedMetadata(ctx context.Context, d *demo) error {
 		return err
 	}
 	d.p.say(`tampered: "hash" in %s is now the sha256 of another binary`, d.rel(meta))
-	if err := d.expectRefused(ctx, "3.0.0", "ErrSignature"); err != nil {
+	if _, err := d.expectRefused(ctx, "ErrSignature", "2.0.0", "1.0.0", "-update", d.url, "-to", "3.0.0"); err != nil {
 		return err
 	}
 	if d.serverLog.requested("/" + inRepo("3.0.0", "app.bz2")) {
@@ -132,78 +121,6 @@ func tamperedPayload(ctx context.Context, d *demo) error {
 		return err
 	}
 	d.p.say("tampered: byte %d of %s flipped; its release.json is untouched and validly signed", len(data)/2, d.rel(payload))
-	return d.expectRefused(ctx, "3.0.0", "ErrChecksum")
-}
-
-// publish adds builds/app-VERSION to the repository as release VERSION of
-// "app", signed with the release key, and shows what was written.
-func (d *demo) publish(ctx context.Context, version string) error {
-	res, err := repotool.Add(ctx, repotool.AddConfig{
-		Repo:    d.repo,
-		Binary:  d.builds[version],
-		Version: version,
-		Name:    "app",
-		Keys:    []crypto.Signer{d.signer},
-	})
-	if err != nil {
-		return err
-	}
-	r := res.Release
-	if len(r.Signatures) != 1 || r.Signatures[0].KeyID != d.keyID {
-		return fmt.Errorf("release %s is not signed by the release key alone: %+v", version, r.Signatures)
-	}
-	d.p.say("published %s/%s: %s (%d bytes, %d compressed), signed by key %.16s...",
-		d.rel(res.Dir), release.FileName, r.Binary, r.Size, r.CompressedSize, r.Signatures[0].KeyID)
-	return nil
-}
-
-// inRepo returns the path of name, a file of release version for this
-// platform, in the repository: relative and slash-separated, as in a URL.
-func inRepo(version, name string) string {
-	dir, _ := release.Dir(version, runtime.GOOS, runtime.GOARCH) // valid: published before
-	return dir + "/" + name
-}
-
-// repoFile returns the path on disk of a file in the repository.
-func (d *demo) repoFile(rel string) string { return filepath.Join(d.repo, filepath.FromSlash(rel)) }
-
-// expectRefused runs the installed app 2.0.0, asking it to update to
-// version, and checks that it refuses with the sentinel error named
-// sentinel and changes nothing.
-func (d *demo) expectRefused(ctx context.Context, version, sentinel string) error {
-	out, code, err := d.runApp(ctx, "-update", d.url, "-to", version)
-	if err != nil {
-		return err
-	}
-	if code == 0 {
-		return fmt.Errorf("the app accepted a tampered release")
-	}
-	if !strings.Contains(out, "update failed: apply: ") {
-		return fmt.Errorf("the app did not report apply's error")
-	}
-	if err := expectLines(out, "app 2.0.0", "update failed: ", "errors.Is(err, apply."+sentinel+")", "app 2.0.0 is still installed"); err != nil {
-		return err
-	}
-	d.p.ok("refused with apply.%s, exit status %d", sentinel, code)
-	return d.expectInstalled("2.0.0", "1.0.0")
-}
-
-// setJSONField rewrites one member of the JSON object in file, as a text
-// editor would, keeping the others as they are.
-func setJSONField(file, name string, value any) error {
-	data, err := os.ReadFile(file)
-	if err != nil {
-		return err
-	}
-	var obj map[string]json.RawMessage
-	if err := json.Unmarshal(data, &obj); err != nil {
-		return err
-	}
-	if obj[name], err = json.Marshal(value); err != nil {
-		return err
-	}
-	if data, err = json.MarshalIndent(obj, "", "  "); err != nil {
-		return err
-	}
-	return os.WriteFile(file, data, 0o644)
+	_, err = d.expectRefused(ctx, "ErrChecksum", "2.0.0", "1.0.0", "-update", d.url, "-to", "3.0.0")
+	return err
 }

@@ -11,15 +11,24 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"sync"
 	"time"
 )
 
 // appPackage is the program the demo builds, relative to the module root.
 const appPackage = "./examples/selfupdate/app"
 
-// buildApp builds appPackage once per version, with the version and the
-// release public key set at link time, into builds/app-VERSION.
-func (d *demo) buildApp(ctx context.Context, versions ...string) error {
+// pin is what a build of the app trusts, set at link time: the variable
+// main.NAME (releaseKey or trustRoot) holds value, base64-encoded.
+type pin struct {
+	name  string
+	value []byte
+}
+
+// buildApp builds appPackage once per version, with the version and pin set
+// at link time, into BUILDDIR/app-VERSION. Builds run in parallel, one per
+// CPU: they differ only in their link step.
+func (d *demo) buildApp(ctx context.Context, p pin, versions ...string) error {
 	goCmd, err := exec.LookPath("go")
 	if err != nil {
 		return fmt.Errorf("the demo builds programs with the go command: %w", err)
@@ -32,32 +41,70 @@ func (d *demo) buildApp(ctx context.Context, versions ...string) error {
 	if err := os.MkdirAll(tmp, 0o700); err != nil {
 		return err
 	}
-	key := base64.StdEncoding.EncodeToString(d.pubPEM)
-	d.p.say(`$ go build -buildvcs=false -ldflags "-s -w -X main.version=VERSION -X main.releaseKey=%.12s..." \`, key)
-	d.p.say(`      -o builds/app-VERSION %s     (in %s)`, appPackage, module)
-	start := time.Now()
+	value := base64.StdEncoding.EncodeToString(p.value)
+	d.p.say(`$ go build -buildvcs=false -ldflags "-s -w -X main.version=VERSION -X main.%s=%.12s..." \`, p.name, value)
+	d.p.say(`      -o %s/app-VERSION %s     (in %s)`, d.buildDir, appPackage, module)
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var (
+		mu       sync.Mutex
+		firstErr error
+		wg       sync.WaitGroup
+		slots    = make(chan struct{}, max(1, runtime.NumCPU()))
+		start    = time.Now()
+	)
 	for _, v := range versions {
-		out := d.path("builds/" + exe("app-"+v))
-		t := time.Now()
-		ldflags := fmt.Sprintf("-s -w -X main.version=%s -X main.releaseKey=%s", v, key)
-		cmd := exec.CommandContext(ctx, goCmd, "build", "-buildvcs=false", "-ldflags", ldflags, "-o", out, appPackage)
-		cmd.Dir = module
-		// Build for this machine, whatever the environment says. GOTMPDIR
-		// keeps go build's own temporary files in the demo's directory, so
-		// that they are removed with it even when go build is interrupted.
-		cmd.Env = append(os.Environ(), "GOOS="+runtime.GOOS, "GOARCH="+runtime.GOARCH, "GOTMPDIR="+tmp)
-		cmd.WaitDelay = 5 * time.Second
-		if msg, err := cmd.CombinedOutput(); err != nil {
-			if ctx.Err() != nil {
-				return fmt.Errorf("go build of %s: %w", v, ctx.Err())
+		out := d.path(d.buildDir + "/" + exe("app-"+v))
+		ldflags := fmt.Sprintf("-s -w -X main.version=%s -X main.%s=%s", v, p.name, value)
+		wg.Go(func() {
+			slots <- struct{}{}
+			defer func() { <-slots }()
+			t := time.Now()
+			err := goBuild(ctx, goCmd, module, tmp, ldflags, out)
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				// The first failure is the cause; the builds it cancels
+				// fail after it.
+				if firstErr == nil {
+					firstErr = fmt.Errorf("go build of %s: %w", v, err)
+				}
+				cancel()
+				return
 			}
-			return fmt.Errorf("go build of %s: %w\n%s", v, err, bytes.TrimSpace(msg))
-		}
-		d.builds[v] = out
-		d.p.say("built %s in %.1fs", d.rel(out), time.Since(t).Seconds())
+			d.builds[v] = out
+			d.p.say("built %s in %.1fs", d.rel(out), time.Since(t).Seconds())
+		})
+	}
+	wg.Wait()
+	if firstErr != nil {
+		return firstErr
 	}
 	d.p.say("%d builds in %.1fs (the first run of the demo also compiles the dependencies)",
 		len(versions), time.Since(start).Seconds())
+	return nil
+}
+
+// goBuild runs go build in module, for this machine, with ldflags, writing
+// the program to out.
+func goBuild(ctx context.Context, goCmd, module, tmp, ldflags, out string) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	cmd := exec.CommandContext(ctx, goCmd, "build", "-buildvcs=false", "-ldflags", ldflags, "-o", out, appPackage)
+	cmd.Dir = module
+	// Build for this machine, whatever the environment says. GOTMPDIR
+	// keeps go build's own temporary files in the demo's directory, so
+	// that they are removed with it even when go build is interrupted.
+	cmd.Env = append(os.Environ(), "GOOS="+runtime.GOOS, "GOARCH="+runtime.GOARCH, "GOTMPDIR="+tmp)
+	cmd.WaitDelay = 5 * time.Second
+	if msg, err := cmd.CombinedOutput(); err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		return fmt.Errorf("%w\n%s", err, bytes.TrimSpace(msg))
+	}
 	return nil
 }
 

@@ -21,26 +21,51 @@ import (
 
 // demo is what the steps share. Everything it makes is under dir:
 //
-//	keys/release.pub, keys/release.key    the release key
+//	keys/NAME.pub, keys/NAME.key          the keys (release, root, ...)
 //	builds/app-VERSION                    each version of the app, as built
 //	gotmp/                                go build's temporary files
 //	repo/                                 the repository, served at url
 //	bin/app                               the installed app, updating itself
+//
+// An act that changes the setting (act 2 pins a trust root instead of a
+// key) replaces the stage: new builds, repository and install directory.
 type demo struct {
 	p   *printer
 	dir string
 
-	keyID  string        // TUF key id of the release key
-	pubPEM []byte        // the release public key, pinned in every build
-	signer crypto.Signer // the release private key
+	release *demoKey // act 1's release key, pinned in its builds; key A in act 2
 
-	builds map[string]string // version → path of the binary built for it
+	// Act 2's keys, and root 1, pinned in its builds.
+	rootKey, channelKey, releaseB *demoKey
+	root1                         []byte
+
+	*stage
+
+	closers []func() // run in reverse order by close
+}
+
+// stage is where an act is set: the builds of the app, the repository and
+// the directory the app is installed in.
+type stage struct {
+	buildDir string            // where builds go, relative to dir
+	builds   map[string]string // version → path of the binary built for it
 
 	repo      string      // repository directory
 	url       string      // where it is served
 	serverLog *requestLog // what the server was asked for
 
-	closers []func() // run in reverse order by close
+	bin   string // the directory the app is installed in, relative to dir
+	store string // the app's TrustStore, a directory beside it in bin; "" if none
+}
+
+// demoKey is a key pair made by repotool keygen: keys/NAME.pub and
+// keys/NAME.key.
+type demoKey struct {
+	id      string        // TUF key id
+	pubPEM  []byte        // the public key, PEM
+	pubPath string        // keys/NAME.pub
+	keyPath string        // keys/NAME.key
+	signer  crypto.Signer // the private key
 }
 
 func newDemo(p *printer) (*demo, error) {
@@ -53,7 +78,7 @@ func newDemo(p *printer) (*demo, error) {
 	if dir, err = filepath.EvalSymlinks(dir); err != nil {
 		return nil, err
 	}
-	d := &demo{p: p, dir: dir, builds: map[string]string{}}
+	d := &demo{p: p, dir: dir, stage: &stage{buildDir: "builds", builds: map[string]string{}, bin: "bin"}}
 	d.onClose(func() { os.RemoveAll(dir) })
 	return d, nil
 }
@@ -88,7 +113,23 @@ func exe(name string) string {
 }
 
 // installed is where the app is installed: the file that updates itself.
-func (d *demo) installed() string { return d.path("bin/" + exe("app")) }
+func (d *demo) installed() string { return d.path(d.bin + "/" + exe("app")) }
+
+// newKey makes an unencrypted key pair keys/NAME.pub and keys/NAME.key.
+func (d *demo) newKey(name string) (*demoKey, error) {
+	k, err := repotool.Keygen(repotool.KeygenConfig{Out: d.path("keys/" + name), Unencrypted: true})
+	if err != nil {
+		return nil, err
+	}
+	dk := &demoKey{id: k.ID, pubPath: k.PublicPath, keyPath: k.KeyPath}
+	if dk.pubPEM, err = os.ReadFile(k.PublicPath); err != nil {
+		return nil, err
+	}
+	if dk.signer, err = repotool.LoadPrivateKey(k.KeyPath, nil); err != nil {
+		return nil, err
+	}
+	return dk, nil
+}
 
 // serve serves the repository with repotool.Serve in this process, on a
 // free port of 127.0.0.1, until the demo ends.
@@ -180,11 +221,17 @@ func (d *demo) expectInstalled(version, backupVersion string) error {
 		names = append(names, e.Name())
 	}
 	want := []string{filepath.Base(app), filepath.Base(app) + ".backup"}
+	also := ""
+	if d.store != "" {
+		want = append(want, d.store)
+		also = ", the trust store " + d.store + "/"
+	}
+	slices.Sort(want)
 	if !slices.Equal(names, want) {
 		return fmt.Errorf("%s holds %q, want only %q", d.rel(filepath.Dir(app)), names, want)
 	}
-	d.p.ok("%s is byte for byte the %s build, %s.backup the %s build, and nothing else is in %s/",
-		d.rel(app), version, filepath.Base(app), backupVersion, d.rel(filepath.Dir(app)))
+	d.p.ok("%s is byte for byte the %s build, %s.backup the %s build%s, and nothing else is in %s/",
+		d.rel(app), version, filepath.Base(app), backupVersion, also, d.rel(filepath.Dir(app)))
 	return nil
 }
 

@@ -3,6 +3,8 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
+	"io"
 	"os"
 	"strings"
 	"sync"
@@ -10,20 +12,50 @@ import (
 	"time"
 )
 
-// TestDemo runs the whole demo: keys, builds, a signed repository served on
-// 127.0.0.1, a self-update and two tampered releases. Every step checks its
-// own outcome, so the test fails exactly when the demo would.
+// TestDemo runs the whole demo. Act 1: keys, builds, a signed repository
+// served on 127.0.0.1, a self-update and two tampered releases. Act 2: a
+// trust root and a channel, a release key rotation the old binary follows,
+// a release signed with the revoked key and an expired channel, both
+// refused. Every step checks its own outcome, so the test fails exactly
+// when the demo would; it also checks that every step of every act ran.
 func TestDemo(t *testing.T) {
 	if testing.Short() {
-		t.Skip("builds three binaries: skipped with -short")
+		t.Skip("builds six binaries: skipped with -short")
 	}
 	tmp := t.TempDir()
 	t.Setenv("TMPDIR", tmp) // where the demo makes its directory
-	if err := run(t.Context(), t.Output()); err != nil {
+	var out strings.Builder // written under the printer's lock
+	if err := run(t.Context(), io.MultiWriter(t.Output(), &out)); err != nil {
 		t.Fatal(err)
 	}
 	if left := entries(t, tmp); len(left) != 0 {
 		t.Errorf("the demo left %q behind", left)
+	}
+
+	if len(story) != 2 || story[1].title != rotatedKeys.title {
+		t.Errorf("the story has %d acts; want act 1 and act 2 (key rotation)", len(story))
+	}
+	var steps []string
+	for i, a := range story {
+		steps = append(steps, fmt.Sprintf("Act %d: %s", i+1, a.title))
+		for j, s := range a.steps {
+			steps = append(steps, fmt.Sprintf("[%d] %s", j+1, s.title))
+		}
+	}
+	steps = append(steps, "Every step behaved as expected")
+	if err := expectLines(out.String(), steps...); err != nil {
+		t.Error(err)
+	}
+	_, act2, _ := strings.Cut(out.String(), "\nAct 2: ")
+	if err := expectLines(act2,
+		indent+"ok: the app keeps root version 1 in ",
+		indent+"ok: app 2.0.0 accepted 2.root.json",
+		indent+"ok: the app keeps root version 2 in ",
+		indent+"ok: refused with apply.ErrSignature, exit status 1",
+		indent+"ok: the channel verified, but release 4.0.0 did not",
+		indent+"ok: refused with apply.ErrExpired, exit status 1",
+	); err != nil {
+		t.Errorf("act 2: %v", err)
 	}
 }
 

@@ -7,9 +7,18 @@
 // release key, builds three versions of a tiny program that updates itself
 // (./app), publishes a signed release to a repository served on 127.0.0.1,
 // and runs version 1.0.0, which updates itself to 2.0.0 and restarts. Then a
-// mirror tampers with release 3.0.0, and the update is refused. Every step
-// checks what it shows: the demo exits non-zero if anything does not behave
-// as described, so it doubles as an end-to-end test (see demo_test.go).
+// mirror tampers with release 3.0.0, and the update is refused.
+//
+// In act 2 the program pins a TUF trust root instead of a key and follows
+// channel "stable" of a second repository. The publisher rotates the
+// release key (root 2 replaces key A with key B): version 2.0.0, built with
+// root 1, walks to root 2 and updates to 3.0.0, signed by B. A thief holding
+// the revoked key A and the channel key publishes 4.0.0 and points the
+// channel at it: refused. Then the channel expires: refused too.
+//
+// Every step checks what it shows: the demo exits non-zero if anything does
+// not behave as described, so it doubles as an end-to-end test (see
+// demo_test.go).
 //
 // The story is told in acts, each a list of steps sharing one *demo; a new
 // act is a new entry in story.
@@ -37,11 +46,12 @@ type step struct {
 	run   func(ctx context.Context, d *demo) error
 }
 
-// story is the whole demo. Act 2 (issue 5) will rotate the release key with
-// a TUF root: it goes after act 1 and starts from the state act 1 leaves
-// (app 2.0.0 installed, repository served, d.key pinned in every build).
+// story is the whole demo. Act 2 reuses act 1's release key as key A and
+// otherwise sets a new stage: its own builds, repository and install
+// directory.
 var story = []act{
 	signedUpdates,
+	rotatedKeys,
 }
 
 func main() {
