@@ -2,6 +2,9 @@ module github.com/safeupdate/safeupdate
 
 go 1.26.0
 
+// Test-only: testscript runs the CLI behaviour tests (cmd/repotool/testdata/script).
+require github.com/rogpeppe/go-internal v1.16.0
+
 require (
 	cloud.google.com/go/storage v1.69.0
 	filippo.io/age v1.3.2
@@ -10,7 +13,6 @@ require (
 	github.com/aws/aws-sdk-go-v2/feature/s3/transfermanager v0.4.16
 	github.com/aws/smithy-go v1.28.9
 	github.com/dsnet/compress v0.0.1
-	github.com/rogpeppe/go-internal v1.16.0
 	github.com/secure-systems-lab/go-securesystemslib v0.11.1
 	github.com/sigstore/sigstore v1.10.11
 	github.com/spf13/pflag v1.1.0
