@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 
 	"github.com/safeupdate/safeupdate/internal/limits"
@@ -104,7 +103,7 @@ func check(ctx context.Context, c *config, src Source) (*release.Release, error)
 		return nil, fmt.Errorf("apply: %w", err)
 	}
 	c.logger.Debug("apply: fetching release metadata", "path", path)
-	data, err := fetchMetadata(ctx, c, src, path)
+	data, err := fetchSmall(ctx, c, src, path, limits.ReleaseJSON)
 	if err != nil {
 		return nil, err
 	}
@@ -149,29 +148,6 @@ func legacyRelease(c *config, data []byte) (*release.Release, error) {
 	}
 	c.logger.Warn("apply: accepting an UNSIGNED release (AllowUnsignedUnsafe)", "version", r.Version, "os", r.OS, "arch", r.Arch)
 	return r, nil
-}
-
-// fetchMetadata reads a small metadata file with a size limit, a deadline
-// and a stall watchdog. More than limits.ReleaseJSON bytes is ErrTooLarge,
-// and the rest is never read.
-func fetchMetadata(ctx context.Context, c *config, src Source, path string) ([]byte, error) {
-	ctx, cancel := context.WithTimeout(ctx, limits.RequestTimeout)
-	defer cancel()
-	w := newWatchdog(ctx, c.stall)
-	defer w.stop()
-	rc, err := src.Open(w.ctx, path, 0)
-	if err != nil {
-		return nil, sourceError(path, w.explain(err))
-	}
-	defer rc.Close()
-	data, err := io.ReadAll(io.LimitReader(w.reader(rc), limits.ReleaseJSON+1))
-	if err != nil {
-		return nil, fmt.Errorf("apply: reading %s: %w", path, w.explain(err))
-	}
-	if len(data) > limits.ReleaseJSON {
-		return nil, fmt.Errorf("%w: %s is over %d bytes", ErrTooLarge, path, limits.ReleaseJSON)
-	}
-	return data, nil
 }
 
 // logAttrs is a helper for debug logging of a release.
