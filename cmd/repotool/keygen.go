@@ -30,14 +30,8 @@ never overwritten.`,
 }
 
 func runKeygen(c *cli, args []string) error {
-	fs, err := c.parse(args)
+	fs, err := c.parseNoArgs(args, "out")
 	if err != nil {
-		return err
-	}
-	if _, err := exactArgs(fs); err != nil {
-		return err
-	}
-	if err := required(fs, "out"); err != nil {
 		return err
 	}
 	out, _ := fs.GetString("out")

@@ -42,14 +42,8 @@ written.`,
 }
 
 func runPromote(c *cli, args []string) error {
-	fs, err := c.parse(args)
+	fs, err := c.parseNoArgs(args, "repo", "channel")
 	if err != nil {
-		return err
-	}
-	if _, err := exactArgs(fs); err != nil {
-		return err
-	}
-	if err := required(fs, "repo", "channel"); err != nil {
 		return err
 	}
 	var cfg repotool.PromoteConfig

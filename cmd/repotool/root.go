@@ -51,14 +51,8 @@ their signatures with 'repotool sign-root'. An existing root is never replaced.`
 }
 
 func runInit(c *cli, args []string) error {
-	fs, err := c.parse(args)
+	fs, err := c.parseNoArgs(args, "repo")
 	if err != nil {
-		return err
-	}
-	if _, err := exactArgs(fs); err != nil {
-		return err
-	}
-	if err := required(fs, "repo"); err != nil {
 		return err
 	}
 	var cfg repotool.InitConfig
@@ -143,14 +137,8 @@ the draft is removed. Each signer can run it in turn on their own machine.`,
 }
 
 func runSignRoot(c *cli, args []string) error {
-	fs, err := c.parse(args)
+	fs, err := c.parseNoArgs(args, "repo")
 	if err != nil {
-		return err
-	}
-	if _, err := exactArgs(fs); err != nil {
-		return err
-	}
-	if err := required(fs, "repo"); err != nil {
 		return err
 	}
 	var cfg repotool.SignRootConfig

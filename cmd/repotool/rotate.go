@@ -51,14 +51,8 @@ root refuse releases only it signed. Flags that add or remove are repeatable.`,
 }
 
 func runRotate(c *cli, args []string) error {
-	fs, err := c.parse(args)
+	fs, err := c.parseNoArgs(args, "repo")
 	if err != nil {
-		return err
-	}
-	if _, err := exactArgs(fs); err != nil {
-		return err
-	}
-	if err := required(fs, "repo"); err != nil {
 		return err
 	}
 	var cfg repotool.RotateConfig

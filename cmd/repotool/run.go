@@ -223,6 +223,19 @@ func exactArgs(fs *pflag.FlagSet, want ...string) ([]string, error) {
 	return got, nil
 }
 
+// parseNoArgs parses the flags of a command that takes no positional
+// argument and fails unless every named string flag was given.
+func (c *cli) parseNoArgs(args []string, requiredFlags ...string) (*pflag.FlagSet, error) {
+	fs, err := c.parse(args)
+	if err != nil {
+		return fs, err
+	}
+	if _, err := exactArgs(fs); err != nil {
+		return fs, err
+	}
+	return fs, required(fs, requiredFlags...)
+}
+
 // required fails unless every named string flag was given a non-empty value.
 func required(fs *pflag.FlagSet, names ...string) error {
 	for _, n := range names {

@@ -30,14 +30,8 @@ keys are served, and nothing outside DIR. Port 0 picks a free port.`,
 }
 
 func runServe(c *cli, args []string) error {
-	fs, err := c.parse(args)
+	fs, err := c.parseNoArgs(args, "repo")
 	if err != nil {
-		return err
-	}
-	if _, err := exactArgs(fs); err != nil {
-		return err
-	}
-	if err := required(fs, "repo"); err != nil {
 		return err
 	}
 	var cfg repotool.ServeConfig

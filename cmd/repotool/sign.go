@@ -32,14 +32,8 @@ signed is skipped. Refuses if the payload no longer matches release.json.`,
 }
 
 func runSign(c *cli, args []string) error {
-	fs, err := c.parse(args)
+	fs, err := c.parseNoArgs(args, "repo", "version", "os", "arch")
 	if err != nil {
-		return err
-	}
-	if _, err := exactArgs(fs); err != nil {
-		return err
-	}
-	if err := required(fs, "repo", "version", "os", "arch"); err != nil {
 		return err
 	}
 	var cfg repotool.SignConfig

@@ -56,14 +56,8 @@ Over http(s), give --version or --channel, since directories cannot be listed.`,
 }
 
 func runVerify(c *cli, args []string) error {
-	fs, err := c.parse(args)
+	fs, err := c.parseNoArgs(args, "repo")
 	if err != nil {
-		return err
-	}
-	if _, err := exactArgs(fs); err != nil {
-		return err
-	}
-	if err := required(fs, "repo"); err != nil {
 		return err
 	}
 	var cfg repotool.VerifyConfig
