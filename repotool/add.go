@@ -3,16 +3,12 @@ package repotool
 import (
 	"context"
 	"crypto"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
-
-	"github.com/dsnet/compress/bzip2"
 
 	"github.com/safeupdate/safeupdate/internal/limits"
 	"github.com/safeupdate/safeupdate/internal/platform"
@@ -127,7 +123,7 @@ func Add(ctx context.Context, cfg AddConfig) (*AddResult, error) {
 	}
 	defer payload.Cleanup()
 	r := &release.Release{Binary: payloadName, Version: cfg.Version, OS: goos, Arch: goarch, Signatures: []release.Signature{}}
-	if err := compress(ctx, payload, bin, r); err != nil {
+	if err := compress(ctx, payload, bin, r, ""); err != nil {
 		return nil, fmt.Errorf("repotool: add: %s: %w", cfg.Binary, err)
 	}
 	if err := payload.finish(0o644); err != nil {
@@ -223,30 +219,6 @@ func existingRelease(metaPath, relDir string, force bool) (*release.Release, err
 	return old, nil
 }
 
-// compress streams bin through bzip2 (level 9) into w, filling in r's
-// hashes and sizes from the bytes actually read and written.
-func compress(ctx context.Context, w io.Writer, bin io.Reader, r *release.Release) error {
-	rawHash, zHash := sha256.New(), sha256.New()
-	zCount := &countWriter{}
-	zw, err := bzip2.NewWriter(io.MultiWriter(w, zHash, zCount), &bzip2.WriterConfig{Level: bzip2.BestCompression})
-	if err != nil {
-		return err
-	}
-	n, err := io.Copy(io.MultiWriter(zw, rawHash), &ctxReader{ctx: ctx, r: io.LimitReader(bin, limits.BinarySize+1)})
-	if err != nil {
-		return err
-	}
-	if n > limits.BinarySize {
-		return fmt.Errorf("larger than %d bytes", int64(limits.BinarySize))
-	}
-	if err := zw.Close(); err != nil {
-		return err
-	}
-	r.Hash, r.Size = hex.EncodeToString(rawHash.Sum(nil)), n
-	r.CompressedHash, r.CompressedSize = hex.EncodeToString(zHash.Sum(nil)), zCount.n
-	return nil
-}
-
 // signWith adds a signature by k to r.
 func signWith(r *release.Release, k crypto.Signer) error {
 	s, err := keys.NewSigner(k)
@@ -257,21 +229,4 @@ func signWith(r *release.Release, k crypto.Signer) error {
 		return errors.New(trimPrefix(err))
 	}
 	return nil
-}
-
-type countWriter struct{ n int64 }
-
-func (c *countWriter) Write(p []byte) (int, error) { c.n += int64(len(p)); return len(p), nil }
-
-// ctxReader stops a long copy when ctx is cancelled.
-type ctxReader struct {
-	ctx context.Context
-	r   io.Reader
-}
-
-func (c *ctxReader) Read(p []byte) (int, error) {
-	if err := c.ctx.Err(); err != nil {
-		return 0, err
-	}
-	return c.r.Read(p)
 }
