@@ -1,0 +1,90 @@
+package pbzip2
+
+import (
+	"bytes"
+	"compress/bzip2"
+	"io"
+	"math/rand/v2"
+	"testing"
+)
+
+var testOut []byte // output buffer for agreeWithStdlib
+
+// agreeWithStdlib fails unless the segment decoder, when it accepts data,
+// returns what compress/bzip2 returns for it without error. It reports
+// whether the decoder accepted.
+func agreeWithStdlib(t testing.TB, d *segDecoder, data []byte, limit int) bool {
+	t.Helper()
+	if cap(testOut) < limit {
+		testOut = make([]byte, limit)
+	}
+	out, ok := d.decode(testOut, data, limit)
+	if !ok {
+		return false
+	}
+	src := bytes.NewReader(data)
+	want, err := io.ReadAll(io.LimitReader(bzip2.NewReader(src), int64(limit)+1))
+	if err != nil {
+		t.Fatalf("segment decoder accepts what compress/bzip2 rejects (%v)", err)
+	}
+	if !bytes.Equal(out, want) {
+		t.Fatalf("segment decoder returns %d bytes, compress/bzip2 %d other ones", len(out), len(want))
+	}
+	return true
+}
+
+// TestSegDecoderMatchesStdlib decodes what Writer and the bzip2 program
+// write, and checks that it takes nothing compress/bzip2 would decode
+// differently: not the same data with a bit flipped, truncated, extended,
+// or decoding to more than the limit.
+func TestSegDecoderMatchesStdlib(t *testing.T) {
+	inputs := [][]byte{
+		[]byte("x"),
+		[]byte("hello, hello, hello, world\n"),
+		bytes.Repeat([]byte("aaaab"), 3000),   // runs of exactly four
+		bytes.Repeat([]byte{'z'}, 2000),       // long runs
+		append(make([]byte, 300000), 1, 2, 3), // long zero runs after MTF
+		payload(t, 250000, 30),                // bzip2 -1: three blocks
+	}
+	var d segDecoder
+	rng := rand.New(rand.NewPCG(32, 32))
+	for i, in := range inputs {
+		for _, z := range [][]byte{compress(t, in), program(t, in, "bzip2", "-9c"), program(t, in, "bzip2", "-1c")} {
+			if !agreeWithStdlib(t, &d, z, 4<<20) {
+				t.Fatalf("input %d: valid data not accepted", i)
+			}
+			if len(in) > 1 && agreeWithStdlib(t, &d, z, len(in)-1) {
+				t.Fatalf("input %d: output over the limit accepted", i)
+			}
+			if agreeWithStdlib(t, &d, z[:len(z)-1], 4<<20) || agreeWithStdlib(t, &d, append(z[:len(z):len(z)], 'B'), 4<<20) {
+				t.Fatalf("input %d: truncated or extended data accepted", i)
+			}
+			if !agreeWithStdlib(t, &d, concat(z, z), 4<<20) {
+				t.Fatalf("input %d: two streams not accepted", i)
+			}
+			flips := 200
+			if len(z) > 64<<10 {
+				flips = 10 // each costs a whole block's decode
+			}
+			for range flips {
+				bad := bytes.Clone(z)
+				bad[rng.IntN(len(bad))] ^= 1 << rng.IntN(8)
+				agreeWithStdlib(t, &d, bad, 4<<20)
+			}
+		}
+	}
+}
+
+// FuzzSegDecoder checks that whatever the segment decoder accepts,
+// compress/bzip2 decodes to the same bytes.
+func FuzzSegDecoder(f *testing.F) {
+	small := []byte("hello, hello, hello, world\n")
+	f.Add(compress(f, small))
+	f.Add(program(f, small, "bzip2", "-1c"))
+	f.Add(compress(f, bytes.Repeat([]byte("aaaab"), 100)))
+	f.Add(program(f, bytes.Repeat([]byte{0}, 1000), "bzip2", "-9c"))
+	var d segDecoder
+	f.Fuzz(func(t *testing.T, data []byte) {
+		agreeWithStdlib(t, &d, data, 1<<20)
+	})
+}

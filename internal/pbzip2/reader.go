@@ -1,0 +1,244 @@
+package pbzip2
+
+import (
+	"io"
+	"sync"
+	"sync/atomic"
+)
+
+// streamBufSize is the size of the pieces a sequential decode hands to Read.
+const streamBufSize = 64 << 10
+
+// A Reader decompresses bzip2 data, decoding independent streams in
+// parallel. Create one with NewReader.
+type Reader struct {
+	queue   chan *segment // every segment, in input order (scanner → emitter)
+	work    chan *segment // decodable segments (scanner → workers)
+	out     chan piece    // decoded output, in order (emitter → Read)
+	done    chan struct{} // closed by Close or when the emitter has finished
+	stop    sync.Once
+	wg      sync.WaitGroup // workers and emitter
+	scanErr error          // read error from the input; valid after queue is closed
+
+	segs    *pool       // compressed segments
+	outs    *pool       // worker output, outSize bytes each
+	streams *pool       // sequential-decode output, streamBufSize each
+	seqMode atomic.Bool // set once the emitter decodes sequentially to the end
+	outSize int         // most output taken from one segment
+	carry   int         // bytes a forced cut leaves for the next segment
+	minSeg  int         // bytes before the first place a segment may be cut
+
+	cur     []byte // output being handed out by Read
+	curBuf  []byte // cur's pooled buffer
+	curPool *pool
+	err     error // sticky; returned once cur is drained
+}
+
+// A piece is output for Read: data from a pooled buffer, or a final error
+// (io.EOF at the end).
+type piece struct {
+	data []byte
+	buf  []byte
+	pool *pool
+	err  error
+}
+
+// NewReader returns a Reader that decompresses the bzip2 data read from r.
+//
+// Output and errors are those of compress/bzip2 for every input: the same
+// bytes for any input it accepts, an error for any input it rejects. Before
+// the error come the bytes compress/bzip2 returns when read 64 KiB at a
+// time (with truncated input it returns, along with the error, bytes
+// decoded from past the end, as many as the read asks for, up to a block).
+// Nothing read before an error is verified. Invalid or truncated data is
+// reported as a *CorruptError (errors.Is(err, ErrCorrupt)); an error from r
+// is returned wrapped. Input made of several bzip2 streams (as written by
+// Writer or pbzip2) is decoded on the given number of workers; other input
+// (as written by bzip2 or lbzip2), and all input after the first segment
+// that does not decode as whole streams on its own, is decoded
+// sequentially while a goroutine reads ahead.
+//
+// Memory is bounded whatever the input: at most workers+2 segments of
+// compressed input (1 MiB each) and workers+2 buffers of decoded output
+// (1 MiB each) are in memory, plus 3.6 MB of block state per worker and,
+// once decoding is sequential, about 4 MB for compress/bzip2: about 15 MiB
+// with 2 workers. A stream that decodes to more than 1 MiB is decoded as
+// the caller reads, so decompression bombs are held back by the caller's
+// own limit on how much it reads.
+//
+// The Reader is not safe for concurrent use. Close it to stop its
+// goroutines; Close does not close r.
+func NewReader(r io.Reader, opts ...Option) (*Reader, error) {
+	c, err := newConfig(opts)
+	if err != nil {
+		return nil, err
+	}
+	window := 2*c.workers + 1
+	z := &Reader{
+		queue:   make(chan *segment, window),
+		work:    make(chan *segment, window),
+		out:     make(chan piece),
+		done:    make(chan struct{}),
+		segs:    newPool(c.segSize, c.workers+2),
+		outs:    newPool(c.outSize, c.workers+2),
+		outSize: c.outSize,
+		streams: newPool(streamBufSize, 3),
+		carry:   min(carry, c.segSize/2),
+		minSeg:  max(1, min(minSegment, c.segSize/4)),
+	}
+	go z.scan(r)
+	z.wg.Add(c.workers + 1)
+	for range c.workers {
+		go z.worker()
+	}
+	go z.emit()
+	return z, nil
+}
+
+// Read reads decompressed data. See NewReader for what it returns.
+func (z *Reader) Read(p []byte) (int, error) {
+	for len(z.cur) == 0 {
+		if z.curBuf != nil {
+			z.curPool.put(z.curBuf)
+			z.curBuf = nil
+		}
+		if z.err != nil {
+			return 0, z.err
+		}
+		pc := <-z.out
+		z.cur, z.curBuf, z.curPool = pc.data, pc.buf, pc.pool
+		if pc.err != nil {
+			z.err = publicError(pc.err)
+		}
+	}
+	n := copy(p, z.cur)
+	z.cur = z.cur[n:]
+	return n, nil
+}
+
+// Close stops the Reader's goroutines and releases its memory. A goroutine
+// blocked in a Read of the underlying reader exits when that Read returns.
+func (z *Reader) Close() error {
+	z.stop.Do(func() { close(z.done) })
+	z.wg.Wait()
+	z.cur, z.curBuf, z.err = nil, nil, ErrClosed
+	return nil
+}
+
+// worker decodes segments speculatively: each on its own, as if it were the
+// whole input, with a decoder it keeps (see segDecoder).
+func (z *Reader) worker() {
+	defer z.wg.Done()
+	var d segDecoder
+	for {
+		var s *segment
+		var ok bool
+		select {
+		case s, ok = <-z.work:
+			if !ok {
+				return
+			}
+		case <-z.done:
+			return // the scanner may be blocked reading; do not wait for it
+		}
+		if z.seqMode.Load() { // its output would not be used
+			d = segDecoder{} // nor will the decoder's memory
+		} else {
+			s.out, ok = d.decode(s.out, s.buf, z.outSize)
+		}
+		// The input stays until the segment is emitted: should an earlier
+		// segment fail, the sequential decode needs it.
+		if ok && !z.seqMode.Load() {
+			s.status = decodedOK
+		} else {
+			// Invalid data, a segment ending inside a stream, more output
+			// than fits, or anything the strict decoder does not take:
+			// decode sequentially from here with compress/bzip2 to get its
+			// exact output and error.
+			s.status = decodedMore
+			z.outs.put(s.out)
+			s.out = nil
+		}
+		close(s.done)
+	}
+}
+
+// release returns a segment's memory once no worker uses it.
+func (z *Reader) release(s *segment) bool {
+	if s.done != nil {
+		select {
+		case <-s.done:
+		case <-z.done:
+			return false
+		}
+		if s.out != nil {
+			z.outs.put(s.out)
+			s.out = nil
+		}
+	}
+	if s.buf != nil {
+		z.segs.put(s.buf)
+		s.buf = nil
+	}
+	return true
+}
+
+// send hands a piece to Read.
+func (z *Reader) send(pc piece) bool {
+	select {
+	case z.out <- pc:
+		return true
+	case <-z.done:
+		return false
+	}
+}
+
+// emit puts the output in order: a decoded segment's output as it is, and
+// from the first other segment on, a sequential decode of the rest of the
+// input.
+func (z *Reader) emit() {
+	defer z.wg.Done()
+	defer z.stop.Do(func() { close(z.done) })
+	for seen := false; ; seen = true {
+		var s *segment
+		var ok bool
+		select {
+		case s, ok = <-z.queue:
+		case <-z.done:
+			return
+		}
+		if !ok && !seen {
+			z.sequential(nil) // no input: fail as compress/bzip2 does
+			return
+		}
+		if !ok {
+			err := z.scanErr
+			if err == nil {
+				err = io.EOF
+			}
+			z.send(piece{err: err})
+			return
+		}
+		if s.done != nil {
+			select {
+			case <-s.done:
+			case <-z.done:
+				return
+			}
+			if s.status == decodedOK {
+				if len(s.out) > 0 {
+					if !z.send(piece{data: s.out, buf: s.out, pool: z.outs}) {
+						return
+					}
+					s.out = nil // Read returns it to the pool
+				}
+				if !z.release(s) {
+					return
+				}
+				continue
+			}
+		}
+		z.sequential(s)
+		return
+	}
+}
