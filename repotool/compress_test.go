@@ -1,0 +1,252 @@
+package repotool
+
+import (
+	"bytes"
+	"compress/bzip2"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/klauspost/compress/zstd"
+
+	"github.com/safeupdate/safeupdate/release"
+)
+
+// executables returns about size bytes of real machine code: the files of
+// /usr/bin, concatenated in name order.
+func executables(tb testing.TB, size int) []byte {
+	tb.Helper()
+	entries, err := os.ReadDir("/usr/bin")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	sort.Slice(entries, func(i, j int) bool { return entries[i].Name() < entries[j].Name() })
+	var buf bytes.Buffer
+	for _, e := range entries {
+		if buf.Len() >= size {
+			break
+		}
+		if !e.Type().IsRegular() {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join("/usr/bin", e.Name()))
+		if err != nil {
+			continue // not readable by this user
+		}
+		buf.Write(b)
+	}
+	if buf.Len() < size {
+		tb.Fatalf("only %d bytes of executables in /usr/bin, want %d", buf.Len(), size)
+	}
+	return buf.Bytes()[:size]
+}
+
+// filled reports whether compress filled in any of r's hashes or sizes.
+func filled(r *release.Release) bool {
+	return r.Hash != "" || r.Size != 0 || r.CompressedHash != "" || r.CompressedSize != 0
+}
+
+func sha(b []byte) string { s := sha256.Sum256(b); return hex.EncodeToString(s[:]) }
+
+// compressToFile runs compress into a file and returns the file's bytes.
+func compressToFile(t *testing.T, data []byte, kind string) ([]byte, *release.Release) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "payload")
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &release.Release{}
+	if err := compress(t.Context(), f, bytes.NewReader(data), r, kind); err != nil {
+		t.Fatalf("compress(%q): %v", kind, err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	z, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return z, r
+}
+
+func TestCompressRoundTrips(t *testing.T) {
+	data := executables(t, 5<<19) // 2.5 MiB: three bzip2 streams
+	bzip2CLI, err := exec.LookPath("bzip2")
+	if err != nil {
+		t.Fatalf("the bzip2 program is needed to check payloads: %v", err)
+	}
+	type decoder struct {
+		name   string
+		decode func(z []byte) ([]byte, error)
+	}
+	run := func(z []byte, name string, arg ...string) ([]byte, error) {
+		cmd := exec.Command(name, arg...)
+		cmd.Stdin = bytes.NewReader(z)
+		return cmd.Output()
+	}
+	bzip2Decoders := []decoder{
+		{"bzip2 -d", func(z []byte) ([]byte, error) { return run(z, bzip2CLI, "-d", "-c") }},
+		{"compress/bzip2", func(z []byte) ([]byte, error) { return io.ReadAll(bzip2.NewReader(bytes.NewReader(z))) }},
+	}
+	zstdDecoders := []decoder{
+		{"klauspost zstd, 8 MiB window", func(z []byte) ([]byte, error) {
+			d, err := zstd.NewReader(bytes.NewReader(z), zstd.WithDecoderMaxWindow(8<<20), zstd.WithDecoderConcurrency(1))
+			if err != nil {
+				return nil, err
+			}
+			defer d.Close()
+			return io.ReadAll(d)
+		}},
+	}
+	if zstdCLI, err := exec.LookPath("zstd"); err == nil { // not required: klauspost's decoder is the client's
+		zstdDecoders = append(zstdDecoders, decoder{"zstd -d --memory=8MB", func(z []byte) ([]byte, error) {
+			return run(z, zstdCLI, "-d", "-c", "--memory=8MB")
+		}})
+	}
+	payloads := map[string][]byte{}
+	for _, tc := range []struct {
+		kind     string
+		decoders []decoder
+	}{{"", bzip2Decoders}, {kindBzip2, bzip2Decoders}, {kindZstd, zstdDecoders}} {
+		t.Run("kind="+tc.kind, func(t *testing.T) {
+			z, r := compressToFile(t, data, tc.kind)
+			payloads[tc.kind] = z
+			if r.Size != int64(len(data)) || r.Hash != sha(data) {
+				t.Errorf("size, hash = %d, %s; want %d, %s", r.Size, r.Hash, len(data), sha(data))
+			}
+			if r.CompressedSize != int64(len(z)) || r.CompressedHash != sha(z) {
+				t.Errorf("compressed size, hash = %d, %s; payload has %d, %s", r.CompressedSize, r.CompressedHash, len(z), sha(z))
+			}
+			if len(z) >= len(data)*3/4 {
+				t.Errorf("%d bytes compressed to %d: hardly compressed", len(data), len(z))
+			}
+			for _, d := range tc.decoders {
+				got, err := d.decode(z)
+				if err != nil || !bytes.Equal(got, data) {
+					t.Errorf("%s: %d bytes (want %d), equal %v, err %v", d.name, len(got), len(data), bytes.Equal(got, data), err)
+				}
+			}
+			t.Logf("%d -> %d bytes", len(data), len(z))
+		})
+	}
+	// The checks below compare subtests' payloads; -run may have skipped some.
+	if z, ok := payloads[kindBzip2]; ok {
+		// pbzip2's layout: one stream (header "BZh9", a block's magic) per chunk.
+		if n := bytes.Count(z, []byte("BZh91AY&SY")); n < 3 {
+			t.Errorf("2.5 MiB compressed to %d bzip2 streams, want at least 3 (one per MiB at most)", n)
+		}
+		if d, ok := payloads[""]; ok && !bytes.Equal(d, z) {
+			t.Error(`kind "" and "bzip2" made different payloads`)
+		}
+	}
+	if z, ok := payloads[kindZstd]; ok {
+		// A streamed frame declares the encoder's window, whatever the
+		// input's size; the client refuses frames that declare more than 8 MiB.
+		var h zstd.Header
+		if err := h.Decode(z); err != nil || h.WindowSize != 8<<20 || h.SingleSegment {
+			t.Errorf("zstd frame header %+v, %v; want an 8 MiB window", h, err)
+		}
+	}
+}
+
+func TestCompressEmptyBinary(t *testing.T) {
+	for _, kind := range []string{kindBzip2, kindZstd} {
+		z, r := compressToFile(t, nil, kind)
+		if r.Size != 0 || r.Hash != sha(nil) || len(z) == 0 || r.CompressedSize != int64(len(z)) {
+			t.Errorf("%s: size %d hash %s, payload %d bytes, compressed_size %d", kind, r.Size, r.Hash, len(z), r.CompressedSize)
+		}
+	}
+}
+
+func TestCompressRefusesUnknownKind(t *testing.T) {
+	for _, kind := range []string{"gzip", "BZIP2", "bz2", "zst", "xz", " zstd"} {
+		var out bytes.Buffer
+		r := &release.Release{}
+		err := compress(t.Context(), &out, strings.NewReader("binary"), r, kind)
+		if err == nil || !strings.Contains(err.Error(), "valid: bzip2, zstd") {
+			t.Errorf("compress(%q) = %v, want an error listing the valid kinds", kind, err)
+		}
+		if out.Len() != 0 || filled(r) {
+			t.Errorf("compress(%q) wrote %d bytes or filled in the release", kind, out.Len())
+		}
+		if s, err := payloadSuffix(kind); err == nil {
+			t.Errorf("payloadSuffix(%q) = %q, want an error", kind, s)
+		}
+	}
+}
+
+func TestPayloadSuffix(t *testing.T) {
+	for kind, want := range map[string]string{"": ".bz2", kindBzip2: ".bz2", kindZstd: ".zst"} {
+		if got, err := payloadSuffix(kind); got != want || err != nil {
+			t.Errorf("payloadSuffix(%q) = %q, %v; want %q", kind, got, err, want)
+		}
+	}
+}
+
+// endless is an endless binary that cancels its context after some bytes.
+type endless struct {
+	n, cancelAt int64
+	cancel      context.CancelFunc
+	data        []byte
+}
+
+func (e *endless) Read(p []byte) (int, error) {
+	if e.n >= e.cancelAt {
+		e.cancel()
+	}
+	n := copy(p, e.data[e.n%int64(len(e.data)):])
+	e.n += int64(n)
+	return n, nil
+}
+
+func TestSurvivesCancelDuringCompress(t *testing.T) {
+	data := executables(t, 1<<20)
+	for _, kind := range []string{kindBzip2, kindZstd} {
+		t.Run(kind, func(t *testing.T) {
+			ctx, cancel := context.WithCancel(t.Context())
+			defer cancel()
+			bin := &endless{cancelAt: 3 << 20, cancel: cancel, data: data}
+			out := &countWriter{}
+			r := &release.Release{}
+			err := compress(ctx, out, bin, r, kind)
+			if !errors.Is(err, context.Canceled) {
+				t.Fatalf("compress = %v, want context.Canceled", err)
+			}
+			if bin.n > bin.cancelAt+64<<10 || filled(r) {
+				t.Errorf("read %d bytes after cancel at %d; release filled in: %v", bin.n, bin.cancelAt, filled(r))
+			}
+		})
+	}
+	t.Run("before start", func(t *testing.T) {
+		ctx, cancel := context.WithCancel(t.Context())
+		cancel()
+		var out bytes.Buffer
+		if err := compress(ctx, &out, bytes.NewReader(data), &release.Release{}, ""); !errors.Is(err, context.Canceled) || out.Len() != 0 {
+			t.Errorf("compress = %v after writing %d bytes, want context.Canceled and nothing", err, out.Len())
+		}
+	})
+}
+
+func benchmarkCompress(b *testing.B, kind string) {
+	data := executables(b, 8<<20)
+	b.SetBytes(int64(len(data)))
+	var r release.Release
+	for b.Loop() {
+		if err := compress(b.Context(), io.Discard, bytes.NewReader(data), &r, kind); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(r.CompressedSize)/float64(len(data)), "ratio")
+}
+
+func BenchmarkCompressBzip2(b *testing.B) { benchmarkCompress(b, kindBzip2) }
+func BenchmarkCompressZstd(b *testing.B)  { benchmarkCompress(b, kindZstd) }
