@@ -2,8 +2,10 @@
 // binary (or any file) from a repository of signed releases.
 //
 // Apply fetches <version>/<os>/<arch>/release.json from the repository,
-// verifies it, downloads the bzip2 payload it names while checking it, and
-// swaps the new binary in atomically, keeping a backup of the old one.
+// verifies it, downloads the payload it names (bzip2, or zstd when its
+// signed name ends in .zst) while checking it, resuming with range requests
+// when the connection drops, and swaps the new binary in atomically,
+// keeping a backup of the old one.
 // Restarting the process afterwards is the caller's job (syscall.Exec is
 // usually enough). Check does only the metadata half; Rollback puts the
 // backup back on demand.

@@ -1,7 +1,6 @@
 package apply
 
 import (
-	"compress/bzip2"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -9,6 +8,7 @@ import (
 	"hash"
 	"io"
 	"os"
+	"sync"
 
 	"github.com/safeupdate/safeupdate/internal/limits"
 	"github.com/safeupdate/safeupdate/release"
@@ -16,7 +16,12 @@ import (
 
 // download streams the payload of r into f and checks it against r:
 //
-//	source → limit compressed_size+1 → sha256 → bzip2 → limit size+1 → sha256 → f
+//	source → limit compressed_size+1 → sha256 → decoder → limit size+1 → sha256 → f
+//
+// in three goroutines (see pipeline.go). The decoder is bzip2 or zstd, as
+// the signed binary name says (payloadFormat). If the source's stream fails
+// midway, it is resumed from the first byte not yet received (resumer),
+// and the same hashes go on over the resumed stream.
 //
 // Nothing beyond one byte past a signed size is ever read, and memory use
 // does not depend on the payload's size. An unsigned legacy release without
@@ -26,6 +31,10 @@ func download(ctx context.Context, c *config, src Source, r *release.Release, f 
 	if err != nil {
 		return metadataError(err)
 	}
+	format, err := payloadFormat(r.Binary)
+	if err != nil {
+		return err
+	}
 	csizeLimit, sizeLimit, total := r.CompressedSize, r.Size, r.Size
 	if csizeLimit == 0 {
 		csizeLimit = limits.BinarySize
@@ -33,29 +42,54 @@ func download(ctx context.Context, c *config, src Source, r *release.Release, f 
 	if sizeLimit == 0 {
 		sizeLimit, total = limits.BinarySize, -1
 	}
-	c.logger.Debug("apply: downloading payload", "path", path, "size", r.Size, "compressed_size", r.CompressedSize)
+	c.logger.Debug("apply: downloading payload", "path", path, "format", format, "size", r.Size, "compressed_size", r.CompressedSize)
 
 	w := newWatchdog(ctx, c.stall)
 	defer w.stop()
-	rc, err := src.Open(w.ctx, path, 0)
+	rc, err := openPayload(w, src, path, r.CompressedSize)
 	if err != nil {
-		return sourceError(path, w.explain(err))
+		return err
 	}
 	defer rc.Close()
 
-	in := &hashingReader{r: io.LimitReader(w.reader(rc), csizeLimit+1), h: sha256.New()}
+	done := make(chan struct{})
+	fetched, decoded := newQueue(done), newQueue(done)
+	dec, closeDec, err := newDecoder(format, fetched.reader())
+	if err != nil {
+		return err
+	}
+	in := &hashingReader{r: io.LimitReader(rc, csizeLimit+1), h: sha256.New()}
+	var decodeErr error
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() {
+		defer wg.Done()
+		fetched.produce(in)
+	}()
+	go func() {
+		defer wg.Done()
+		decoded.produce(io.LimitReader(dec, sizeLimit+1))
+		decodeErr = decoded.err
+		closeDec()
+		// Whatever the decoder did (it may stop early, on an error or on
+		// too much output), the rest of the compressed stream is read, up
+		// to the same limit, so that its size and hash decide between a
+		// tampered payload and an oversized one.
+		fetched.drain()
+	}()
+	defer wg.Wait() // after close(done), below
+	defer close(done)
+	defer w.stop() // ends a fetch blocked in the source
+
 	out := &hashingWriter{w: f, h: sha256.New(), progress: c.progress, total: total}
-	_, decodeErr := io.Copy(out, io.LimitReader(bzip2.NewReader(in), sizeLimit+1))
-	if out.err != nil {
-		return fmt.Errorf("apply: writing the new binary: %w", out.err)
+	for b := range decoded.ch {
+		out.Write(b)
+		decoded.recycle(b)
+		if out.err != nil {
+			return fmt.Errorf("apply: writing the new binary: %w", out.err)
+		}
 	}
-	// Whatever the decoder did (it may stop early, on an error or on too
-	// much output), read the rest of the compressed stream, up to the same
-	// limit, so that its size and hash decide between a tampered payload
-	// and an oversized one.
-	if in.err == nil && in.n <= csizeLimit {
-		_, _ = io.Copy(io.Discard, in)
-	}
+	wg.Wait()
 	switch {
 	case in.n > csizeLimit:
 		return fmt.Errorf("%w: %s is longer than the signed %d bytes", ErrTooLarge, path, csizeLimit)
@@ -68,7 +102,7 @@ func download(ctx context.Context, c *config, src Source, r *release.Release, f 
 	case out.n > sizeLimit:
 		return fmt.Errorf("%w: %s decompresses to more than the signed %d bytes", ErrTooLarge, path, sizeLimit)
 	case decodeErr != nil:
-		return fmt.Errorf("%w: %s is not valid bzip2: %v", ErrChecksum, path, decodeErr)
+		return decodeError(format, path, decodeErr)
 	case r.Size != 0 && out.n != r.Size:
 		return fmt.Errorf("%w: binary is %d bytes, signed %d", ErrChecksum, out.n, r.Size)
 	case out.sum() != r.Hash:

@@ -14,7 +14,7 @@ var (
 	// threshold of pinned keys signed it (an unknown key counts as none).
 	ErrSignature = errors.New("apply: release signature not trusted")
 	// ErrChecksum means the payload's hash or size is not what was signed,
-	// or the payload is not valid bzip2.
+	// or the payload is not valid bzip2 (or zstd).
 	ErrChecksum = errors.New("apply: payload does not match the signed release")
 	// ErrMetadata means release.json is malformed, or its signed version,
 	// os, arch or binary name is not what was asked for.

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -55,7 +56,7 @@ func TestSurvivesServerErrors(t *testing.T) {
 			z := readRepoFile(t, f, "2.0.0/linux/amd64/app.bz2")
 			return func(w http.ResponseWriter, r *http.Request) {
 				w.Header().Set("Content-Length", strconv.Itoa(len(z)+1000))
-				w.Write(z)
+				w.Write(z[:len(z)-1])
 			}
 		}, nil, "unexpected EOF"},
 	}
@@ -174,5 +175,26 @@ func waitGone(t *testing.T, gone <-chan struct{}) {
 	case <-gone:
 	case <-time.After(5 * time.Second):
 		t.Error("the client did not hang up on the stalled server")
+	}
+}
+
+// TestSurvivesCutAfterLastByte: a server that promises more than the
+// signed size and drops the connection after sending all of it has still
+// delivered the whole payload; the hashes decide, and no range past the
+// end is asked for.
+func TestSurvivesCutAfterLastByte(t *testing.T) {
+	f := newFixture(t)
+	z := readRepoFile(t, f, "2.0.0/linux/amd64/app.bz2")
+	var requests atomic.Int32
+	f.repo.handle("/2.0.0/linux/amd64/app.bz2", func(w http.ResponseWriter, r *http.Request) {
+		requests.Add(1)
+		w.Header().Set("Content-Length", strconv.Itoa(len(z)+1000))
+		w.Write(z)
+	})
+	if err := apply.Apply(t.Context(), f.opts()...); err != nil {
+		t.Fatal(err)
+	}
+	if n := requests.Load(); n != 1 {
+		t.Errorf("%d payload requests, want 1", n)
 	}
 }

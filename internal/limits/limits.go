@@ -49,4 +49,21 @@ const (
 	// RequestTimeout bounds a whole metadata request (release.json, a root,
 	// a channel), which is small and must never take long.
 	RequestTimeout = 60 * time.Second
+
+	// ZstdWindow is the largest zstd window (history) a payload may need,
+	// and the one publishers write: what zstd levels up to 19 use without
+	// --long. A decoder's memory is about twice this whatever the payload's
+	// size; never raise it for publishers before clients accept it.
+	ZstdWindow = 8 << 20
+
+	// Resumes is how many times in a row a payload download may be resumed
+	// with a range request without receiving a byte in between, and
+	// TotalResumes how many times in all, so that a link that drops every
+	// few kilobytes cannot keep a download going forever.
+	Resumes      = 5
+	TotalResumes = 64
+
+	// ResumeBackoff is the wait before the first resumption in a row; it
+	// doubles before each next one (50 ms, 100 ms, ... 800 ms).
+	ResumeBackoff = 50 * time.Millisecond
 )
