@@ -1,13 +1,14 @@
 package repotool
 
 import (
+	"bytes"
 	"context"
 	"crypto"
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
+	"path"
 	"path/filepath"
 
 	"github.com/safeupdate/safeupdate/internal/limits"
@@ -18,7 +19,8 @@ import (
 
 // AddConfig configures Add.
 type AddConfig struct {
-	// Repo is the repository directory; it is created if missing.
+	// Repo is the repository: a directory (created if missing) or a
+	// file://, s3://, gs:// or azblob:// URL (see package blobrepo).
 	Repo string
 	// Binary is the executable to publish.
 	Binary string
@@ -29,37 +31,51 @@ type AddConfig struct {
 	// When the header cannot be read, both are required.
 	OS, Arch string
 	// Name is the binary's name in the release; "" means Binary's base
-	// name. The payload is written as Name+".bz2".
+	// name. The payload is written as Name plus the compression's suffix.
 	Name string
+	// Compression is "" or "bzip2" (the payload is Name+".bz2"), or
+	// "zstd" (Name+".zst"); see compress.go.
+	Compression string
 	// Keys sign the release, one signature each. None makes an unsigned
 	// release, which clients refuse unless they opted into unsigned
 	// repositories.
 	Keys []crypto.Signer
 	// Force replaces an existing release of the same version and platform.
 	Force bool
+	// Progress, when not nil, receives the progress of a long upload.
+	Progress io.Writer
 }
 
 // AddResult describes what Add wrote.
 type AddResult struct {
 	Release *release.Release
-	Dir     string // directory of the release on disk
+	// Dir is where the release is: a local directory, or the URL of the
+	// release's prefix in a bucket.
+	Dir string
 	// Undetected is why the binary's header did not tell its platform, or
 	// nil when it did (and then matched Release.OS/Arch).
 	Undetected error
 }
 
-// Add compresses cfg.Binary with bzip2 into Repo/Version/OS/Arch/Name.bz2
-// and writes release.json beside it, signed by each of cfg.Keys.
+// Add compresses cfg.Binary into Repo/Version/OS/Arch/Name.bz2 (or .zst) and writes
+// release.json beside it, signed by each of cfg.Keys.
 //
-// The binary is read once, streaming: its hash and size, and the hash and
-// size of the payload, describe exactly the bytes written. The payload is
-// written first and release.json last, each through a temporary file,
-// fsync and rename, then the directory is synced; on any failure the
-// temporary files are removed and an existing release is left as it was
-// (with Force, a failure between the two renames leaves the new payload
-// beside the old release.json, which then fails verification rather than
-// verifying the wrong bytes). An existing release is refused with ErrExists
-// unless cfg.Force.
+// The binary is read once, streaming, into a local temporary file: its
+// hash and size, and the hash and size of the payload, describe exactly
+// the bytes written, and the release is signed before anything is
+// uploaded. The payload is written first and release.json last, each
+// visible only once complete (see package blobrepo), so a client never sees
+// a release whose payload is missing or truncated.
+//
+// Every write is conditional, which makes Add safe against other
+// publishers on every store: an existing release is refused with ErrExists
+// unless cfg.Force; of two publishers adding one release at once exactly
+// one succeeds and the other gets ErrExists; with Force, each file is
+// replaced only if it is still the version read at the start, else
+// ErrConflict. If release.json cannot be written after a new payload was,
+// the payload is removed again. With Force, a failure between the two
+// writes leaves the new payload beside the old release.json, which then
+// fails verification rather than verifying the wrong bytes.
 //
 // Add does not check that the binary is safe to run, only that it is what
 // its header claims to be.
@@ -70,11 +86,15 @@ func Add(ctx context.Context, cfg AddConfig) (*AddResult, error) {
 	if err := release.ValidVersion(cfg.Version); err != nil {
 		return nil, fmt.Errorf("repotool: add: %s", trimPrefix(err))
 	}
+	suffix, err := payloadSuffix(cfg.Compression)
+	if err != nil {
+		return nil, fmt.Errorf("repotool: add: %w", err)
+	}
 	name, label := cfg.Name, "--name"
 	if name == "" {
 		name, label = filepath.Base(cfg.Binary), "binary name (give --name)"
 	}
-	payloadName := name + ".bz2"
+	payloadName := name + suffix
 	for _, n := range []string{name, payloadName} {
 		if err := release.ValidName(n); err != nil {
 			return nil, fmt.Errorf("repotool: add: %s: %w", label, err)
@@ -106,28 +126,29 @@ func Add(ctx context.Context, cfg AddConfig) (*AddResult, error) {
 	if err != nil {
 		return nil, fmt.Errorf("repotool: add: %s", trimPrefix(err))
 	}
-	dir := filepath.Join(cfg.Repo, filepath.FromSlash(relDir))
-	res.Dir = dir
-	metaPath := filepath.Join(dir, release.FileName)
-	old, err := existingRelease(metaPath, relDir, cfg.Force)
+	s, err := openStore(ctx, cfg.Repo, true, true, nil)
 	if err != nil {
+		return nil, fmt.Errorf("repotool: add: %w", err)
+	}
+	defer s.Close()
+	res.Dir = s.pathOf(relDir)
+	a := &adder{s: s, cfg: cfg, relDir: relDir, metaPath: relDir + "/" + release.FileName, payloadPath: relDir + "/" + payloadName}
+	if err := a.check(ctx); err != nil {
 		return nil, err
 	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return nil, fmt.Errorf("repotool: add: %w", err)
-	}
 
-	payload, err := newPending(dir, payloadName)
+	r := &release.Release{Binary: payloadName, Version: cfg.Version, OS: goos, Arch: goarch, Signatures: []release.Signature{}}
+	tmp, err := os.CreateTemp(s.dir, "."+payloadName+".tmp-*")
 	if err != nil {
 		return nil, fmt.Errorf("repotool: add: %w", err)
 	}
-	defer payload.Cleanup()
-	r := &release.Release{Binary: payloadName, Version: cfg.Version, OS: goos, Arch: goarch, Signatures: []release.Signature{}}
-	if err := compress(ctx, payload, bin, r, ""); err != nil {
+	defer os.Remove(tmp.Name())
+	defer tmp.Close()
+	bar := newProgress(cfg.Progress, "compressing "+filepath.Base(cfg.Binary), fi.Size())
+	err = compress(ctx, tmp, bar.Reader(bin), r, cfg.Compression)
+	bar.Done(err)
+	if err != nil {
 		return nil, fmt.Errorf("repotool: add: %s: %w", cfg.Binary, err)
-	}
-	if err := payload.finish(0o644); err != nil {
-		return nil, fmt.Errorf("repotool: add: %w", err)
 	}
 	for _, k := range cfg.Keys {
 		if err := signWith(r, k); err != nil {
@@ -138,36 +159,100 @@ func Add(ctx context.Context, cfg AddConfig) (*AddResult, error) {
 	if err != nil {
 		return nil, fmt.Errorf("repotool: add: %s", trimPrefix(err))
 	}
-	metaFile, err := newPending(dir, release.FileName)
-	if err != nil {
+	if _, err := tmp.Seek(0, io.SeekStart); err != nil {
 		return nil, fmt.Errorf("repotool: add: %w", err)
 	}
-	defer metaFile.Cleanup()
-	if _, err := metaFile.Write(meta); err != nil {
-		return nil, fmt.Errorf("repotool: add: %w", err)
-	}
-	if err := metaFile.finish(0o644); err != nil {
-		return nil, fmt.Errorf("repotool: add: %w", err)
-	}
-	if err := ctx.Err(); err != nil {
-		return nil, fmt.Errorf("repotool: add: %w", err)
-	}
-	if err := payload.commit(filepath.Join(dir, payloadName)); err != nil {
-		return nil, fmt.Errorf("repotool: add: %w", err)
-	}
-	if err := metaFile.commit(metaPath); err != nil {
-		return nil, fmt.Errorf("repotool: add: %w", err)
-	}
-	if old != nil && old.Binary != payloadName {
-		// The replaced release named another payload; nothing refers to
-		// it any more.
-		os.Remove(filepath.Join(dir, old.Binary))
-	}
-	if err := syncDir(dir); err != nil {
-		return nil, fmt.Errorf("repotool: add: %w", err)
+	if err := a.write(ctx, tmp, r.CompressedSize, meta); err != nil {
+		return nil, err
 	}
 	res.Release = r
 	return res, nil
+}
+
+// adder holds what Add learnt of the existing release.
+type adder struct {
+	s                     *repoStore
+	cfg                   AddConfig
+	relDir                string
+	metaPath, payloadPath string
+	metaTok, payloadTok   string           // tokens at the start, "" if absent
+	old                   *release.Release // the release replaced, if readable
+}
+
+// check refuses an existing release unless Force, and remembers the
+// tokens the writes are conditional on.
+func (a *adder) check(ctx context.Context) error {
+	var err error
+	if a.metaTok, err = a.s.token(ctx, a.metaPath); err != nil {
+		return fmt.Errorf("repotool: add: %w", err)
+	}
+	if a.metaTok != "" && !a.cfg.Force {
+		return a.exists()
+	}
+	if a.payloadTok, err = a.s.token(ctx, a.payloadPath); err != nil {
+		return fmt.Errorf("repotool: add: %w", err)
+	}
+	if a.payloadTok != "" && !a.cfg.Force {
+		return a.orphan()
+	}
+	if a.metaTok != "" {
+		if data, err := readRepoFile(ctx, a.s.rd, a.metaPath, limits.ReleaseJSON); err == nil {
+			a.old, _ = release.ParseLegacyUnsafe(data)
+		}
+	}
+	return nil
+}
+
+func (a *adder) exists() error {
+	return errorf(ErrExists, "repotool: add: release %s already exists in %s", a.relDir, a.s.where())
+}
+
+func (a *adder) orphan() error {
+	return errorf(ErrExists, "repotool: add: %s already exists in %s without a release.json: another add of %s is running, or one was interrupted", path.Base(a.payloadPath), a.s.where(), a.relDir)
+}
+
+// write uploads the payload from f, then release.json.
+func (a *adder) write(ctx context.Context, f io.Reader, size int64, meta []byte) error {
+	bar := newProgress(a.cfg.Progress, "uploading "+a.payloadPath, size)
+	err := a.s.put(ctx, a.payloadPath, bar.Reader(f), ifUnchanged(a.payloadTok))
+	bar.Done(err)
+	if errors.Is(err, ErrExists) {
+		// Lost the race: say what the winner left.
+		if tok, terr := a.s.token(ctx, a.metaPath); terr == nil && tok != "" {
+			return a.exists()
+		}
+		return a.orphan()
+	}
+	if errors.Is(err, ErrConflict) {
+		return errorf(ErrConflict, "repotool: add: release %s in %s changed while this add replaced it (another publisher?); run again", a.relDir, a.s.where())
+	}
+	if err != nil {
+		return fmt.Errorf("repotool: add: %w", err)
+	}
+	err = ctx.Err()
+	if err == nil {
+		err = a.s.put(ctx, a.metaPath, bytes.NewReader(meta), ifUnchanged(a.metaTok))
+	}
+	if err != nil {
+		if a.payloadTok == "" {
+			// Nothing refers to the new payload: remove it, so that a
+			// retry does not find it in the way.
+			a.s.remove(context.WithoutCancel(ctx), a.payloadPath)
+		}
+		switch {
+		case errors.Is(err, ErrExists):
+			return a.exists()
+		case errors.Is(err, ErrConflict):
+			return errorf(ErrConflict, "repotool: add: release %s in %s changed while this add replaced it (another publisher?); run again", a.relDir, a.s.where())
+		}
+		return fmt.Errorf("repotool: add: %w", err)
+	}
+	if a.old != nil && a.old.Binary != path.Base(a.payloadPath) && release.ValidName(a.old.Binary) == nil {
+		// The replaced release named another payload; nothing refers to
+		// it any more.
+		a.s.remove(ctx, a.relDir+"/"+a.old.Binary)
+	}
+	return nil
 }
 
 // resolvePlatform returns the platform from the binary's header, checked
@@ -197,26 +282,6 @@ func resolvePlatform(bin io.ReaderAt, cfg AddConfig) (goos, goarch string, undet
 		return "", "", nil, &PlatformError{Binary: cfg.Binary, OS: dos, Arch: darch, WantOS: wos, WantArch: warch}
 	}
 	return dos, darch, nil, nil
-}
-
-// existingRelease refuses an existing release unless force, and returns it
-// (nil if absent or unreadable) so that a replaced payload can be removed.
-func existingRelease(metaPath, relDir string, force bool) (*release.Release, error) {
-	data, err := readFileLimit(metaPath, limits.ReleaseJSON)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, nil
-	}
-	if !force {
-		return nil, errorf(ErrExists, "repotool: add: release %s already exists in the repository", relDir)
-	}
-	if err != nil {
-		return nil, nil
-	}
-	old, err := release.ParseLegacyUnsafe(data)
-	if err != nil {
-		return nil, nil
-	}
-	return old, nil
 }
 
 // signWith adds a signature by k to r.

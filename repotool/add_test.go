@@ -297,4 +297,8 @@ func TestSurvivesRenameFailure(t *testing.T) {
 	if l := leftovers(t, dir); len(l) > 0 {
 		t.Errorf("temporary files left: %v", l)
 	}
+	// The new payload, which no release.json refers to, is gone too.
+	if _, err := os.Stat(filepath.Join(repo, "1.0.0/linux/amd64/app.bz2")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("payload left behind: %v", err)
+	}
 }

@@ -23,11 +23,8 @@ const (
 	kindZstd  = "zstd"
 )
 
-// zstdWindow is the zstd window (largest back-reference distance) of every
-// payload: 8 MiB. Clients decode with zstd.WithDecoderMaxWindow(8 MiB) to
-// bound a decoder's memory, so a payload made with a larger window would be
-// refused; never raise it without raising the clients' bound first.
-const zstdWindow = 8 << 20
+// zstd payloads are written with window limits.ZstdWindow, which clients
+// enforce: a larger one would be refused.
 
 // zstdLevel: a payload is compressed once and downloaded many times. On
 // 100 MiB of executables, SpeedBestCompression made 33.1% of the input in
@@ -55,7 +52,7 @@ func unknownKind(kind string) error {
 // newCompressor returns a writer compressing to w with kind. bzip2 runs on
 // all cores and writes a sequence of complete bzip2 streams (as pbzip2
 // does), which every bzip2 decoder reads; zstd writes one frame with window
-// zstdWindow, encoding and entropy coding on separate goroutines.
+// limits.ZstdWindow, encoding and entropy coding on separate goroutines.
 func newCompressor(w io.Writer, kind string) (io.WriteCloser, error) {
 	switch kind {
 	case "", kindBzip2:
@@ -63,7 +60,7 @@ func newCompressor(w io.Writer, kind string) (io.WriteCloser, error) {
 	case kindZstd:
 		return zstd.NewWriter(w,
 			zstd.WithEncoderLevel(zstdLevel),
-			zstd.WithWindowSize(zstdWindow),
+			zstd.WithWindowSize(limits.ZstdWindow),
 			zstd.WithEncoderCRC(true),
 			zstd.WithZeroFrames(true)) // an empty binary still makes a valid frame
 	}

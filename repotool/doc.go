@@ -1,30 +1,54 @@
 // Package repotool holds the operations of a safeupdate publisher: making
 // keys (Keygen), adding a binary to a repository as a signed release (Add),
 // adding signatures to an existing release (Sign), auditing a repository
-// (Verify) and serving one read-only (Serve, Handler). The repotool command
+// (Verify), copying one to another store with every file verified first
+// (Mirror), managing its trust root and channels (Init, Rotate, SignRoot,
+// Promote) and serving one read-only (Serve, Handler). The repotool command
 // is a thin layer of flag parsing over these functions.
 //
-// A repository is a directory tree, or the same tree served over HTTP(S):
+// A repository is a tree of files:
 //
 //	<repo>/<version>/<os>/<arch>/release.json   signed metadata (package release)
-//	<repo>/<version>/<os>/<arch>/<name>.bz2     bzip2 of the binary
+//	<repo>/<version>/<os>/<arch>/<name>.bz2     bzip2 of the binary (or .zst)
+//
+// kept in a local directory (a plain path or file:///abs/dir), in a bucket
+// (s3://bucket/prefix?..., gs://bucket/prefix, azblob://container/prefix,
+// with the cloud SDKs' usual credential environment variables; see package
+// blobrepo), or served over HTTP(S), which is read-only (Verify, and the
+// source of Mirror).
 //
 // # Threat model
 //
 // The publisher's machine and its keys are trusted; the repository, once
-// published, is not. Everything this package writes into a repository is
-// written atomically (a temporary file in the target directory, fsync,
-// rename, fsync of the directory), payload first and release.json last, so
-// that an interrupted Add or Sign leaves either the old release or the new
-// one in place, never a truncated file. This holds on local file systems
-// that implement rename atomically; it does not on some network file
+// published, is not. Every file this package writes becomes visible only
+// once complete (a temporary file, fsync, link or rename, fsync of the
+// directory on a local file system; a committed upload in a bucket), payload
+// first and release.json last, so that an interrupted Add or Sign leaves
+// either the old release or the new one in place, never a truncated file
+// nor a release whose payload is missing. On a local file system this holds
+// where rename and link are atomic; it does not on some network file
 // systems (NFS without close-to-open consistency, SMB).
+//
+// Every write is conditional (create-only, or if-match on the version
+// read), on directories and buckets alike, so that publishers working at
+// once never undo each other silently: of two Adds of one release one
+// fails with ErrExists; of two Signs one may fail with ErrConflict and is
+// run again, and no signature is lost; of two Rotates one fails. On a
+// local directory the if-match check relies on flock(2) and holds against
+// writers that use this package (see blobrepo).
 //
 // Add refuses a binary whose own header (ELF, Mach-O, PE) names another
 // platform than the one asked (wrong software installation), a version or
 // file name that could act as a path (traversal), and an existing release
 // unless forced. Sign refuses to sign a release whose payload no longer
 // matches its hashes, so a tampered payload is never endorsed.
+//
+// Mirror treats its source as hostile: every release is verified against
+// pinned keys or a pinned root before it is written, its payload streamed
+// through a check of the signed size and hash that makes the destination
+// discard it on a mismatch, and roots and channels are verified as a chain
+// and against the newest root. A source cannot make the mirror publish
+// anything its pinned trust would refuse, except with UnverifiedUnsafe.
 //
 // Verify treats the repository as hostile: every read is bounded
 // (limits.ReleaseJSON for metadata, the signed sizes for payloads), signatures

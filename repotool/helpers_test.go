@@ -73,7 +73,7 @@ func leftovers(t *testing.T, dir string) []string {
 	t.Helper()
 	var found []string
 	filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
-		if err == nil && strings.Contains(d.Name(), ".tmp-") {
+		if err == nil && (strings.Contains(d.Name(), ".tmp-") || strings.HasPrefix(d.Name(), ".blobrepo-")) {
 			found = append(found, path)
 		}
 		return nil

@@ -7,12 +7,16 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io"
+	"strings"
 
+	"github.com/klauspost/compress/zstd"
+
+	"github.com/safeupdate/safeupdate/internal/limits"
 	"github.com/safeupdate/safeupdate/release"
 )
 
 // checkPayload reads the payload of r from rd and checks it against r's
-// compressed hash and size and, through bzip2, its uncompressed hash and
+// compressed hash and size and, decompressed, its uncompressed hash and
 // size. Reads are bounded by the sizes in r plus one byte, so a payload
 // larger than declared is caught without reading it all, and memory stays
 // flat whatever its size. r must have been parsed (and, where that
@@ -32,7 +36,12 @@ func checkPayload(ctx context.Context, rd repoReader, r *release.Release) error 
 	src := &errReader{r: &ctxReader{ctx: ctx, r: io.LimitReader(f, r.CompressedSize+1)}}
 	z := io.TeeReader(src, io.MultiWriter(zHash, zCount))
 	rawHash := sha256.New()
-	n, derr := io.Copy(rawHash, io.LimitReader(bzip2.NewReader(z), r.Size+1))
+	var n int64
+	dz, closeDz, derr := newDecompressor(r.Binary, z)
+	if derr == nil {
+		n, derr = io.Copy(rawHash, io.LimitReader(dz, r.Size+1))
+		closeDz()
+	}
 	// Hash the whole payload even if decompression stopped early, so that
 	// a wrong payload is reported as such rather than as bad bzip2.
 	io.Copy(io.Discard, z)
@@ -74,4 +83,18 @@ func (e *errReader) Read(p []byte) (int, error) {
 		e.err = err
 	}
 	return n, err
+}
+
+// newDecompressor returns a reader decompressing r as the payload name's
+// suffix says: zstd for ".zst" (window bounded as clients bound it),
+// bzip2 otherwise, as go-updater payloads are.
+func newDecompressor(name string, r io.Reader) (io.Reader, func(), error) {
+	if strings.HasSuffix(name, ".zst") {
+		d, err := zstd.NewReader(r, zstd.WithDecoderMaxWindow(limits.ZstdWindow), zstd.WithDecoderConcurrency(1))
+		if err != nil {
+			return nil, nil, err
+		}
+		return d, d.Close, nil
+	}
+	return bzip2.NewReader(r), func() {}, nil
 }

@@ -1,13 +1,11 @@
 package repotool
 
 import (
+	"bytes"
 	"context"
 	"crypto"
 	"errors"
 	"fmt"
-	"io/fs"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"time"
@@ -20,7 +18,8 @@ import (
 
 // PromoteConfig configures Promote.
 type PromoteConfig struct {
-	// Repo is the repository directory; it must have a root.json.
+	// Repo is the repository, a directory or a file://, s3://, gs:// or
+	// azblob:// URL; it must have a root.json.
 	Repo string
 	// Channel is the channel's name, such as "stable".
 	Channel string
@@ -40,7 +39,7 @@ type PromoteConfig struct {
 // PromoteResult says what Promote wrote.
 type PromoteResult struct {
 	Channel  *channel.Channel // the channel as written
-	Path     string           // Repo/channels/NAME.json
+	Path     string           // Repo/channels/NAME.json (a URL for a bucket)
 	Previous *channel.Channel // the channel file it replaced, unverified, or nil
 	Root     int64            // the version of the root it was checked against
 	// Skipped are the platforms of Version whose release does not verify
@@ -64,7 +63,8 @@ type PromoteResult struct {
 // channel key of the root (ErrNotInRole), and the signed channel must meet
 // the root's channel threshold (an error wrapping trust.ErrThreshold).
 // Nothing is written unless every check passes; the file is replaced
-// atomically.
+// atomically, and only if nobody changed it since it was read
+// (ErrConflict otherwise: two promotions at once cannot both win).
 func Promote(ctx context.Context, cfg PromoteConfig) (*PromoteResult, error) {
 	const op = "promote"
 	fail := func(format string, args ...any) (*PromoteResult, error) {
@@ -91,7 +91,12 @@ func Promote(ctx context.Context, cfg PromoteConfig) (*PromoteResult, error) {
 	if err := checkExpires(cfg.Expires); err != nil {
 		return fail("%v", err)
 	}
-	root, err := currentRoot(cfg.Repo, op)
+	s, err := openStore(ctx, cfg.Repo, true, false, nil)
+	if err != nil {
+		return fail("%w", err)
+	}
+	defer s.Close()
+	root, err := currentRoot(ctx, s, op)
 	if err != nil {
 		return nil, err
 	}
@@ -109,12 +114,12 @@ func Promote(ctx context.Context, cfg PromoteConfig) (*PromoteResult, error) {
 			return nil, errorf(ErrNotInRole, "repotool: promote: key %s is not a channel (timestamp) key of root version %d", id, root.Version())
 		}
 	}
-	res := &PromoteResult{Path: filepath.Join(cfg.Repo, filepath.FromSlash(relPath)), Root: root.Version()}
-	data, err := readFileLimit(res.Path, limits.ChannelJSON)
+	res := &PromoteResult{Path: s.pathOf(relPath), Root: root.Version()}
+	data, tok, err := s.readTokened(ctx, relPath, limits.ChannelJSON)
 	switch {
-	case errors.Is(err, fs.ErrNotExist):
+	case errors.Is(err, ErrNotFound):
 		if cfg.Refresh {
-			return nil, errorf(ErrNotFound, "repotool: promote: no channel %q to refresh in %s", cfg.Channel, cfg.Repo)
+			return nil, errorf(ErrNotFound, "repotool: promote: no channel %q to refresh in %s", cfg.Channel, s.name)
 		}
 	case err != nil:
 		return fail("%s: %v", relPath, err)
@@ -126,7 +131,10 @@ func Promote(ctx context.Context, cfg PromoteConfig) (*PromoteResult, error) {
 
 	version := cfg.Version
 	var platforms []string
-	rd := dirReader(cfg.Repo)
+	rd, ok := s.rd.(lister)
+	if !ok {
+		return fail("%s cannot be listed", s.name)
+	}
 	if cfg.Refresh {
 		old := res.Previous
 		// Verify as of just before its expiry: refreshing an expired
@@ -145,7 +153,7 @@ func Promote(ctx context.Context, cfg PromoteConfig) (*PromoteResult, error) {
 			}
 		}
 	} else {
-		dirs, err := listReleases(cfg.Repo, version)
+		dirs, err := rd.releaseDirs(ctx, version)
 		if err != nil {
 			return fail("%v", err)
 		}
@@ -165,7 +173,7 @@ func Promote(ctx context.Context, cfg PromoteConfig) (*PromoteResult, error) {
 			if len(res.Skipped) > 0 {
 				why = fmt.Sprintf(": %s: %s", res.Skipped[0].Path, res.Skipped[0].Error)
 			}
-			return nil, errorf(ErrNoRelease, "repotool: promote: no release of version %s in %s verifies against the release keys of root version %d%s", version, cfg.Repo, root.Version(), why)
+			return nil, errorf(ErrNoRelease, "repotool: promote: no release of version %s in %s verifies against the release keys of root version %d%s", version, s.name, root.Version(), why)
 		}
 	}
 	if err := ctx.Err(); err != nil {
@@ -196,10 +204,10 @@ func Promote(ctx context.Context, cfg PromoteConfig) (*PromoteResult, error) {
 	if err != nil {
 		return fail("%s", trimChannel(err))
 	}
-	if err := os.MkdirAll(filepath.Dir(res.Path), 0o755); err != nil {
-		return fail("%w", err)
-	}
-	if err := writeFileAtomic(res.Path, out, 0o644); err != nil {
+	if err := s.put(ctx, relPath, bytes.NewReader(out), ifUnchanged(tok)); err != nil {
+		if errors.Is(err, ErrExists) || errors.Is(err, ErrConflict) {
+			return nil, errorf(ErrConflict, "repotool: promote: channel %s in %s changed while this ran (another promote?); nothing was written, run again", cfg.Channel, s.name)
+		}
 		return fail("%w", err)
 	}
 	res.Channel = ch

@@ -1,13 +1,11 @@
 package repotool
 
 import (
+	"bytes"
 	"context"
 	"crypto"
 	"errors"
 	"fmt"
-	"io/fs"
-	"os"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -44,7 +42,7 @@ type RootResult struct {
 	Version int64     // the root version written
 	Expires time.Time // its expiry (UTC, whole seconds)
 	// Path is the file written: Repo/N.root.json when Complete, else the
-	// draft Repo/N.root.json.draft.
+	// draft Repo/N.root.json.draft (for a bucket, the object's URL).
 	Path string
 	// Complete reports that the root has every signature it needs and was
 	// written as N.root.json and root.json; the draft, if any, is gone.
@@ -58,7 +56,8 @@ type RootResult struct {
 
 // InitConfig configures Init.
 type InitConfig struct {
-	// Repo is the repository directory; it is created if missing.
+	// Repo is the repository: a directory (created if missing) or a
+	// file://, s3://, gs:// or azblob:// URL.
 	Repo string
 	// RootKeys sign root rotations; RootThreshold of them (0 means 1) must
 	// sign each root. Required.
@@ -120,26 +119,28 @@ func Init(ctx context.Context, cfg InitConfig) (*RootResult, error) {
 	if err := checkSigners(op, cfg.Keys, nil, root.Keys); err != nil {
 		return nil, err
 	}
-	if err := os.MkdirAll(cfg.Repo, 0o755); err != nil {
+	s, err := openStore(ctx, cfg.Repo, true, true, nil)
+	if err != nil {
 		return nil, fmt.Errorf("repotool: init: %w", err)
 	}
+	defer s.Close()
 	for _, name := range []string{rootFile, trust.RootFileName(1)} {
-		if _, err := os.Lstat(filepath.Join(cfg.Repo, name)); err == nil {
-			return nil, errorf(ErrExists, "repotool: init: %s already has a trust root (%s)", cfg.Repo, name)
-		} else if !errors.Is(err, fs.ErrNotExist) {
+		if tok, err := s.token(ctx, name); err != nil {
 			return nil, fmt.Errorf("repotool: init: %w", err)
+		} else if tok != "" {
+			return nil, errorf(ErrExists, "repotool: init: %s already has a trust root (%s)", s.name, name)
 		}
 	}
-	if err := noDraft(cfg.Repo, op); err != nil {
+	if err := noDraft(ctx, s, op); err != nil {
 		return nil, err
 	}
 	d := trust.NewRootDraft(root, targets, timestamp, cfg.Expires)
-	return finishRoot(ctx, op, cfg.Repo, nil, d, cfg.Keys)
+	return finishRoot(ctx, op, s, nil, d, cfg.Keys, "")
 }
 
 // SignRootConfig configures SignRoot.
 type SignRootConfig struct {
-	Repo string          // repository directory
+	Repo string          // repository directory or bucket URL
 	Keys []crypto.Signer // root keys to sign the pending draft with
 }
 
@@ -159,18 +160,23 @@ func SignRoot(ctx context.Context, cfg SignRootConfig) (*RootResult, error) {
 	if len(cfg.Keys) == 0 {
 		return nil, errors.New("repotool: sign-root: no key given")
 	}
-	drafts, err := findDrafts(cfg.Repo)
+	s, err := openStore(ctx, cfg.Repo, true, false, nil)
+	if err != nil {
+		return nil, fmt.Errorf("repotool: sign-root: %w", err)
+	}
+	defer s.Close()
+	drafts, err := findDrafts(ctx, s)
 	if err != nil {
 		return nil, fmt.Errorf("repotool: sign-root: %w", err)
 	}
 	switch len(drafts) {
 	case 0:
-		return nil, errorf(ErrNotFound, "repotool: sign-root: no root draft (N.root.json%s) in %s", draftSuffix, cfg.Repo)
+		return nil, errorf(ErrNotFound, "repotool: sign-root: no root draft (N.root.json%s) in %s", draftSuffix, s.name)
 	case 1:
 	default:
-		return nil, fmt.Errorf("repotool: sign-root: %d root drafts in %s (%s); delete all but one", len(drafts), cfg.Repo, strings.Join(drafts, ", "))
+		return nil, fmt.Errorf("repotool: sign-root: %d root drafts in %s (%s); delete all but one", len(drafts), s.name, strings.Join(drafts, ", "))
 	}
-	data, err := readFileLimit(filepath.Join(cfg.Repo, drafts[0]), limits.RootJSON)
+	data, draftTok, err := s.readTokened(ctx, drafts[0], limits.RootJSON)
 	if err != nil {
 		return nil, fmt.Errorf("repotool: sign-root: %s: %w", drafts[0], err)
 	}
@@ -183,25 +189,29 @@ func SignRoot(ctx context.Context, cfg SignRootConfig) (*RootResult, error) {
 	}
 	var prev *trust.Root
 	if d.Version > 1 {
-		if prev, err = currentRoot(cfg.Repo, op); err != nil {
+		if prev, err = currentRoot(ctx, s, op); err != nil {
 			return nil, err
 		}
 		if prev.Version() != d.Version-1 {
 			return nil, fmt.Errorf("repotool: sign-root: the draft is root version %d but the current root is version %d; delete %s", d.Version, prev.Version(), drafts[0])
 		}
-	} else if _, err := os.Lstat(filepath.Join(cfg.Repo, rootFile)); err == nil {
-		return nil, errorf(ErrExists, "repotool: sign-root: the draft is root version 1 but %s already has a root.json; delete %s", cfg.Repo, drafts[0])
+	} else if tok, err := s.token(ctx, rootFile); err != nil {
+		return nil, fmt.Errorf("repotool: sign-root: %w", err)
+	} else if tok != "" {
+		return nil, errorf(ErrExists, "repotool: sign-root: the draft is root version 1 but %s already has a root.json; delete %s", s.name, drafts[0])
 	}
 	if err := checkExpires(d.Expires); err != nil {
 		return nil, fmt.Errorf("repotool: sign-root: %s: %w; start over", drafts[0], err)
 	}
-	return finishRoot(ctx, op, cfg.Repo, prev, d, cfg.Keys)
+	return finishRoot(ctx, op, s, prev, d, cfg.Keys, draftTok)
 }
 
 // finishRoot signs d with signers and writes it: complete as N.root.json
 // and root.json, or as a draft. prev is the root d succeeds, nil for
-// version 1.
-func finishRoot(ctx context.Context, op, dir string, prev *trust.Root, d *trust.RootDraft, signers []crypto.Signer) (*RootResult, error) {
+// version 1; draftTok is the token of the draft that was read, "" if none.
+// The draft is replaced only if unchanged since, and N.root.json is
+// created only if absent, so of two concurrent rotations one fails.
+func finishRoot(ctx context.Context, op string, s *repoStore, prev *trust.Root, d *trust.RootDraft, signers []crypto.Signer, draftTok string) (*RootResult, error) {
 	fail := func(err error) (*RootResult, error) {
 		return nil, fmt.Errorf("repotool: %s: %s", op, trimPrefix(err))
 	}
@@ -236,15 +246,13 @@ func finishRoot(ctx context.Context, op, dir string, prev *trust.Root, d *trust.
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("repotool: %s: %w", op, err)
 	}
-	draft := filepath.Join(dir, trust.RootFileName(d.Version)+draftSuffix)
+	draft := trust.RootFileName(d.Version) + draftSuffix
 	if !m.Complete() {
-		res.Missing, res.Path = *m, draft
-		if len(res.Added) == 0 {
-			if _, err := os.Stat(draft); err == nil {
-				return res, nil
-			}
+		res.Missing, res.Path = *m, s.pathOf(draft)
+		if len(res.Added) == 0 && draftTok != "" {
+			return res, nil
 		}
-		if err := writeFileAtomic(draft, out, 0o644); err != nil {
+		if err := s.put(ctx, draft, bytes.NewReader(out), ifUnchanged(draftTok)); err != nil {
 			return nil, fmt.Errorf("repotool: %s: %w", op, err)
 		}
 		return res, nil
@@ -258,24 +266,27 @@ func finishRoot(ctx context.Context, op, dir string, prev *trust.Root, d *trust.
 	if err != nil {
 		return nil, fmt.Errorf("repotool: %s: refusing to write root version %d: %s", op, d.Version, trimPrefix(err))
 	}
-	final := filepath.Join(dir, trust.RootFileName(d.Version))
-	if _, err := os.Lstat(final); err == nil {
-		return nil, errorf(ErrExists, "repotool: %s: %s already exists", op, final)
-	}
-	// N.root.json first, root.json last: an interruption in between leaves
-	// a root.json one version behind, which currentRoot walks past.
-	for _, p := range []string{final, filepath.Join(dir, rootFile)} {
-		if err := writeFileAtomic(p, out, 0o644); err != nil {
-			return nil, fmt.Errorf("repotool: %s: %w", op, err)
+	final := trust.RootFileName(d.Version)
+	// N.root.json first, create-only: of two rotations at once one
+	// fails here. root.json last: an interruption in between leaves a
+	// root.json one version behind, which currentRoot walks past.
+	if err := s.put(ctx, final, bytes.NewReader(out), ifUnchanged("")); err != nil {
+		if errors.Is(err, ErrExists) {
+			return nil, errorf(ErrExists, "repotool: %s: %s already exists", op, s.pathOf(final))
 		}
-	}
-	if err := os.Remove(draft); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return nil, fmt.Errorf("repotool: %s: root version %d is written, but its draft could not be removed: %w", op, d.Version, err)
-	}
-	if err := syncDir(dir); err != nil {
 		return nil, fmt.Errorf("repotool: %s: %w", op, err)
 	}
-	res.Complete, res.Path = true, final
+	tok, err := s.token(ctx, rootFile)
+	if err == nil {
+		err = s.put(ctx, rootFile, bytes.NewReader(out), ifUnchanged(tok))
+	}
+	if err != nil {
+		return nil, fmt.Errorf("repotool: %s: %w", op, err)
+	}
+	if err := s.remove(ctx, draft); err != nil {
+		return nil, fmt.Errorf("repotool: %s: root version %d is written, but its draft could not be removed: %w", op, d.Version, err)
+	}
+	res.Complete, res.Path = true, s.pathOf(final)
 	return res, nil
 }
 
@@ -314,10 +325,10 @@ func checkSigners(op string, signers []crypto.Signer, prev *trust.Root, next []c
 // the successor of the one before, at most limits.Rotations), so that an
 // interrupted write of root.json is not mistaken for the current root.
 // Expiry is not checked.
-func currentRoot(dir, op string) (*trust.Root, error) {
-	data, err := readFileLimit(filepath.Join(dir, rootFile), limits.RootJSON)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, errorf(ErrNoRoot, "repotool: %s: no %s in %s", op, rootFile, dir)
+func currentRoot(ctx context.Context, s *repoStore, op string) (*trust.Root, error) {
+	data, err := readRepoFile(ctx, s.rd, rootFile, limits.RootJSON)
+	if errors.Is(err, ErrNotFound) {
+		return nil, errorf(ErrNoRoot, "repotool: %s: no %s in %s", op, rootFile, s.name)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("repotool: %s: %s: %w", op, rootFile, err)
@@ -328,8 +339,8 @@ func currentRoot(dir, op string) (*trust.Root, error) {
 	}
 	for range limits.Rotations {
 		name := trust.RootFileName(r.Version() + 1)
-		next, err := readFileLimit(filepath.Join(dir, name), limits.RootJSON)
-		if errors.Is(err, fs.ErrNotExist) {
+		next, err := readRepoFile(ctx, s.rd, name, limits.RootJSON)
+		if errors.Is(err, ErrNotFound) {
 			break
 		}
 		if err != nil {
@@ -342,17 +353,21 @@ func currentRoot(dir, op string) (*trust.Root, error) {
 	return r, nil
 }
 
-// findDrafts lists the N.root.json.draft files in dir, sorted.
-func findDrafts(dir string) ([]string, error) {
-	entries, err := os.ReadDir(dir)
+// findDrafts lists the N.root.json.draft files of s, sorted.
+func findDrafts(ctx context.Context, s *repoStore) ([]string, error) {
+	l, ok := s.rd.(lister)
+	if !ok {
+		return nil, fmt.Errorf("%s cannot be listed", s.name)
+	}
+	names, err := l.topFiles(ctx)
 	if err != nil {
 		return nil, err
 	}
 	var out []string
-	for _, e := range entries {
-		if v, ok := strings.CutSuffix(e.Name(), ".root.json"+draftSuffix); ok {
+	for _, name := range names {
+		if v, ok := strings.CutSuffix(name, ".root.json"+draftSuffix); ok {
 			if n, err := strconv.ParseInt(v, 10, 64); err == nil && n > 0 {
-				out = append(out, e.Name())
+				out = append(out, name)
 			}
 		}
 	}
@@ -360,14 +375,14 @@ func findDrafts(dir string) ([]string, error) {
 	return out, nil
 }
 
-// noDraft fails with ErrDraftPending when dir holds a root draft.
-func noDraft(dir, op string) error {
-	drafts, err := findDrafts(dir)
+// noDraft fails with ErrDraftPending when s holds a root draft.
+func noDraft(ctx context.Context, s *repoStore, op string) error {
+	drafts, err := findDrafts(ctx, s)
 	if err != nil {
 		return fmt.Errorf("repotool: %s: %w", op, err)
 	}
 	if len(drafts) > 0 {
-		return errorf(ErrDraftPending, "repotool: %s: %s in %s is waiting for signatures", op, drafts[0], dir)
+		return errorf(ErrDraftPending, "repotool: %s: %s in %s is waiting for signatures", op, drafts[0], s.name)
 	}
 	return nil
 }

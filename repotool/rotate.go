@@ -16,7 +16,8 @@ import (
 // RotateConfig configures Rotate. Every field but Repo and Keys is a
 // change; what is not changed is kept from the current root.
 type RotateConfig struct {
-	// Repo is the repository directory; it must have a root.json.
+	// Repo is the repository, a directory or a file://, s3://, gs:// or
+	// azblob:// URL; it must have a root.json.
 	Repo string
 	// Keys to add to the root, release (targets) and channel (timestamp and
 	// snapshot) roles.
@@ -66,11 +67,16 @@ func Rotate(ctx context.Context, cfg RotateConfig) (*RootResult, error) {
 	if len(cfg.Keys) == 0 {
 		return nil, errors.New("repotool: rotate: no key to sign the root with")
 	}
-	prev, err := currentRoot(cfg.Repo, op)
+	s, err := openStore(ctx, cfg.Repo, true, false, nil)
+	if err != nil {
+		return nil, fmt.Errorf("repotool: rotate: %w", err)
+	}
+	defer s.Close()
+	prev, err := currentRoot(ctx, s, op)
 	if err != nil {
 		return nil, err
 	}
-	if err := noDraft(cfg.Repo, op); err != nil {
+	if err := noDraft(ctx, s, op); err != nil {
 		return nil, err
 	}
 	d := trust.NextRoot(prev)
@@ -105,7 +111,7 @@ func Rotate(ctx context.Context, cfg RotateConfig) (*RootResult, error) {
 	if len(changes) == 0 {
 		return nil, errors.New("repotool: rotate: nothing to change: give keys to add or remove, a threshold or a new expiry")
 	}
-	res, err := finishRoot(ctx, op, cfg.Repo, prev, d, cfg.Keys)
+	res, err := finishRoot(ctx, op, s, prev, d, cfg.Keys, "")
 	if err != nil {
 		return nil, err
 	}

@@ -1,13 +1,15 @@
 package repotool
 
 import (
+	"bytes"
 	"context"
 	"crypto"
 	"errors"
 	"fmt"
 	"io"
-	"path/filepath"
+	"path"
 
+	"github.com/safeupdate/safeupdate/blobrepo"
 	"github.com/safeupdate/safeupdate/internal/limits"
 	"github.com/safeupdate/safeupdate/keys"
 	"github.com/safeupdate/safeupdate/release"
@@ -15,7 +17,9 @@ import (
 
 // SignConfig configures Sign.
 type SignConfig struct {
-	Repo              string // repository directory
+	// Repo is the repository: a directory, or a file://, s3://, gs:// or
+	// azblob:// URL.
+	Repo              string
 	Version, OS, Arch string // which release
 	Keys              []crypto.Signer
 }
@@ -34,12 +38,16 @@ type SignResult struct {
 // anything, release.json is not rewritten.
 //
 // Before signing, Sign checks that release.json parses, names the release
-// directory it is in (version, os, arch), and that the payload on disk
-// matches its compressed and uncompressed hashes and sizes: a signer
-// endorses the bytes, not just the metadata. It fails with
+// directory it is in (version, os, arch), and that the payload in the
+// repository matches its compressed and uncompressed hashes and sizes: a
+// signer endorses the bytes, not just the metadata. It fails with
 // ErrPayloadMismatch otherwise. It does not check existing signatures
-// against any trust root; Verify does. release.json is replaced
-// atomically.
+// against any trust root; Verify does.
+//
+// release.json is replaced only if it is still the version that was read
+// (if-match on every store), so of two signers at once neither loses the
+// other's signature: the later one fails with ErrConflict, and running it
+// again adds its signature to the other's.
 func Sign(ctx context.Context, cfg SignConfig) (*SignResult, error) {
 	if cfg.Repo == "" {
 		return nil, errors.New("repotool: sign: no repository directory given")
@@ -51,18 +59,16 @@ func Sign(ctx context.Context, cfg SignConfig) (*SignResult, error) {
 	if err != nil {
 		return nil, fmt.Errorf("repotool: sign: %s", trimPrefix(err))
 	}
-	relDir := filepath.ToSlash(filepath.Dir(filepath.FromSlash(relPath)))
-	rd, err := newRepoReader(cfg.Repo, nil)
+	relDir := path.Dir(relPath)
+	s, err := openStore(ctx, cfg.Repo, true, false, nil)
 	if err != nil {
 		return nil, fmt.Errorf("repotool: sign: %w", err)
 	}
-	if _, ok := rd.(dirReader); !ok {
-		return nil, fmt.Errorf("repotool: sign: %s is not a directory; sign works on a local copy of the repository", cfg.Repo)
-	}
-	data, err := readRepoFile(ctx, rd, relPath, limits.ReleaseJSON)
+	defer s.Close()
+	data, tok, err := s.readTokened(ctx, relPath, limits.ReleaseJSON)
 	if err != nil {
 		if errors.Is(err, ErrNotFound) {
-			return nil, errorf(ErrNotFound, "repotool: sign: no release %s in %s", relDir, cfg.Repo)
+			return nil, errorf(ErrNotFound, "repotool: sign: no release %s in %s", relDir, s.name)
 		}
 		return nil, fmt.Errorf("repotool: sign: %w", err)
 	}
@@ -73,8 +79,9 @@ func Sign(ctx context.Context, cfg SignConfig) (*SignResult, error) {
 	if err := r.Expect(cfg.Version, cfg.OS, cfg.Arch); err != nil {
 		return nil, fmt.Errorf("repotool: sign: %s: %s", relPath, trimPrefix(err))
 	}
-	if err := checkPayload(ctx, rd, r); err != nil {
-		if ctx.Err() != nil {
+	if err := checkPayload(ctx, s.rd, r); err != nil {
+		var unreachable *fetchError
+		if ctx.Err() != nil || errors.As(err, &unreachable) {
 			return nil, fmt.Errorf("repotool: sign: %w", err)
 		}
 		return nil, errorf(ErrPayloadMismatch, "repotool: sign: refusing to sign %s: %v", relDir, err)
@@ -82,7 +89,7 @@ func Sign(ctx context.Context, cfg SignConfig) (*SignResult, error) {
 
 	res := &SignResult{Release: r}
 	for _, k := range cfg.Keys {
-		s, err := keys.NewSigner(k)
+		signer, err := keys.NewSigner(k)
 		if err != nil {
 			return nil, fmt.Errorf("repotool: sign: %s", trimPrefix(err))
 		}
@@ -90,7 +97,7 @@ func Sign(ctx context.Context, cfg SignConfig) (*SignResult, error) {
 		if err != nil {
 			return nil, fmt.Errorf("repotool: sign: %s", trimPrefix(err))
 		}
-		added, err := r.Sign(s)
+		added, err := r.Sign(signer)
 		if err != nil {
 			return nil, fmt.Errorf("repotool: sign: %s", trimPrefix(err))
 		}
@@ -110,7 +117,10 @@ func Sign(ctx context.Context, cfg SignConfig) (*SignResult, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("repotool: sign: %w", err)
 	}
-	if err := writeFileAtomic(filepath.Join(cfg.Repo, filepath.FromSlash(relPath)), out, 0o644); err != nil {
+	if err := s.put(ctx, relPath, bytes.NewReader(out), blobrepo.PutOptions{IfMatch: tok}); err != nil {
+		if errors.Is(err, ErrConflict) {
+			return nil, errorf(ErrConflict, "repotool: sign: release %s in %s changed while it was being signed (another signer?); nothing was written, run sign again", relDir, s.name)
+		}
 		return nil, fmt.Errorf("repotool: sign: %w", err)
 	}
 	return res, nil

@@ -22,7 +22,8 @@ import (
 
 // VerifyConfig configures Verify.
 type VerifyConfig struct {
-	// Repo is a repository directory or an http:// or https:// URL.
+	// Repo is a repository directory, a file://, s3://, gs:// or azblob://
+	// URL, or an http:// or https:// URL.
 	Repo string
 	// Keys are the trusted public keys. Required.
 	Keys []crypto.PublicKey
@@ -120,14 +121,15 @@ func Verify(ctx context.Context, cfg VerifyConfig) ([]Result, error) {
 			return nil, fmt.Errorf("repotool: verify: %s", trimPrefix(err))
 		}
 	}
-	rd, err := newRepoReader(cfg.Repo, cfg.HTTPClient)
+	s, err := openStore(ctx, cfg.Repo, false, false, cfg.HTTPClient)
 	if err != nil {
 		return nil, fmt.Errorf("repotool: verify: %w", err)
 	}
+	defer s.Close()
 	var results []Result
-	switch rd := rd.(type) {
-	case dirReader:
-		dirs, err := listReleases(string(rd), cfg.Version)
+	switch rd := s.rd.(type) {
+	case lister:
+		dirs, err := rd.releaseDirs(ctx, cfg.Version)
 		if err != nil {
 			return nil, fmt.Errorf("repotool: verify: %w", err)
 		}

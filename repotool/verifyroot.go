@@ -43,11 +43,13 @@ func verifyWithRoot(ctx context.Context, cfg VerifyConfig) ([]Result, error) {
 			return nil, fmt.Errorf("repotool: verify: %s", trimChannel(err))
 		}
 	}
-	rd, err := newRepoReader(cfg.Repo, cfg.HTTPClient)
+	s, err := openStore(ctx, cfg.Repo, false, false, cfg.HTTPClient)
 	if err != nil {
 		return nil, fmt.Errorf("repotool: verify: %w", err)
 	}
-	dir, isDir := rd.(dirReader)
+	defer s.Close()
+	rd := s.rd
+	dir, isDir := rd.(lister)
 	if !isDir && cfg.Version == "" && len(cfg.Channels) == 0 {
 		return nil, errors.New("repotool: verify: a repository URL needs --version or --channel: HTTP cannot list directories")
 	}
@@ -59,7 +61,7 @@ func verifyWithRoot(ctx context.Context, cfg VerifyConfig) ([]Result, error) {
 
 	names := cfg.Channels
 	if isDir && len(names) == 0 {
-		if names, err = listChannels(string(dir)); err != nil {
+		if names, err = dir.channelNames(ctx); err != nil {
 			return nil, fmt.Errorf("repotool: verify: %w", err)
 		}
 	}
@@ -209,8 +211,8 @@ func verifyChain(ctx context.Context, rd repoReader, pinned *trust.Root, now tim
 		results[last].OK, results[last].Error = false, trimPrefix(err)
 	}
 
-	if dir, ok := rd.(dirReader); ok {
-		results = append(results, unreached(string(dir), results, final)...)
+	if dir, ok := rd.(lister); ok {
+		results = append(results, unreached(ctx, dir, results, final)...)
 	}
 	if allOK {
 		res := Result{Kind: KindRoot, Path: rootFile, Keys: []string{}}
@@ -235,8 +237,8 @@ func verifyChain(ctx context.Context, rd repoReader, pinned *trust.Root, now tim
 
 // unreached reports the N.root.json files in dir newer than any the walk
 // looked at: a gap in the chain hides them from clients.
-func unreached(dir string, seen []Result, final *trust.Root) []Result {
-	entries, err := os.ReadDir(dir)
+func unreached(ctx context.Context, dir lister, seen []Result, final *trust.Root) []Result {
+	names, err := dir.topFiles(ctx)
 	if err != nil {
 		return nil
 	}
@@ -245,8 +247,8 @@ func unreached(dir string, seen []Result, final *trust.Root) []Result {
 		highest = max(highest, r.Version)
 	}
 	var out []Result
-	for _, e := range entries {
-		m := rootFileName.FindStringSubmatch(e.Name())
+	for _, name := range names {
+		m := rootFileName.FindStringSubmatch(name)
 		if m == nil {
 			continue
 		}
@@ -254,7 +256,7 @@ func unreached(dir string, seen []Result, final *trust.Root) []Result {
 		if err != nil || v <= highest {
 			continue
 		}
-		out = append(out, Result{Kind: KindRoot, Path: e.Name(), Version: v, Keys: []string{},
+		out = append(out, Result{Kind: KindRoot, Path: name, Version: v, Keys: []string{},
 			Error: fmt.Sprintf("not reached: the chain from the pinned root stops at version %d", final.Version())})
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Version < out[j].Version })
@@ -262,8 +264,8 @@ func unreached(dir string, seen []Result, final *trust.Root) []Result {
 }
 
 // verifyDir verifies the releases in a directory, all or those of version.
-func verifyDir(ctx context.Context, dir dirReader, tk *trust.Keys, version string) ([]Result, error) {
-	dirs, err := listReleases(string(dir), version)
+func verifyDir(ctx context.Context, dir lister, tk *trust.Keys, version string) ([]Result, error) {
+	dirs, err := dir.releaseDirs(ctx, version)
 	if err != nil {
 		return nil, fmt.Errorf("repotool: verify: %w", err)
 	}

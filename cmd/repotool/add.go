@@ -17,21 +17,26 @@ import (
 var addCommand = &command{
 	name:    "add",
 	summary: "add a binary to a repository as a (signed) release",
-	usage:   "add BINARY --repo DIR --version V [--os O] [--arch A] [--name NAME] [--sign --key K]... [--force]",
-	about: `Compresses BINARY with bzip2 into DIR/V/OS/ARCH/NAME.bz2 and writes release.json
-beside it, signed by each --key. The platform defaults to the one in the binary's
-own header; a contradicting --os/--arch is refused. Files are written atomically.
-An existing release is replaced only with --force. Without --sign the release is
-unsigned, which only go-updater clients and clients that opted out of
-signatures accept.`,
+	usage:   "add BINARY --repo REPO --version V [--os O] [--arch A] [--name NAME] [--compress bzip2|zstd] [--sign --key K]... [--force]",
+	about: `Compresses BINARY (bzip2 by default) into REPO/V/OS/ARCH/NAME.bz2 (.zst with zstd)
+and writes release.json beside it, signed by each --key. REPO is a directory or a
+file://, s3://, gs:// or azblob:// URL (credentials from the cloud SDKs' usual
+environment variables). The platform defaults to the one in the binary's own
+header; a contradicting --os/--arch is refused. The payload is written first and
+release.json last, each visible only once complete. An existing release is replaced
+only with --force; of two publishers adding one release at once, one fails.
+Without --sign the release is unsigned, which only go-updater clients and clients
+that opted out of signatures accept.`,
 	example: `  repotool add ./app --repo repo --version 1.0.0 --sign --key keys/release.key
-  repotool add dist/app.exe --repo repo --version v1.0.1 --name app --sign --key a.key --key b.key`,
+  repotool add dist/app.exe --repo repo --version v1.0.1 --name app --sign --key a.key --key b.key
+  repotool add ./app --repo 's3://updates/app?region=eu-west-1' --version 1.0.0 --sign --key release.key`,
 	flags: func(fs *pflag.FlagSet) {
-		fs.String("repo", "", "repository `DIR` (required; created if missing)")
+		fs.String("repo", "", "repository `DIR` (created if missing) or bucket URL (required)")
 		fs.String("version", "", "release `VERSION`, a semantic version such as 1.2.3 (required)")
 		fs.String("os", "", "target `OS` (default: from the binary's header)")
 		fs.String("arch", "", "target `ARCH` (default: from the binary's header)")
 		fs.String("name", "", "binary `NAME` in the release (default: BINARY's base name)")
+		fs.String("compress", "bzip2", "payload compression `KIND`: bzip2 (read by every client) or zstd")
 		fs.Bool("sign", false, "sign the release with each --key")
 		fs.StringArray("key", nil, "private `KEY` file to sign with (repeatable)")
 		fs.String("passphrase-file", "", "read the passphrase of encrypted keys from `FILE`")
@@ -59,6 +64,8 @@ func runAdd(c *cli, args []string) error {
 	cfg.Arch, _ = fs.GetString("arch")
 	cfg.Name, _ = fs.GetString("name")
 	cfg.Force, _ = fs.GetBool("force")
+	cfg.Compression, _ = fs.GetString("compress")
+	cfg.Progress = c.stderr
 	sign, _ := fs.GetBool("sign")
 	keyFiles, _ := fs.GetStringArray("key")
 	passFile, _ := fs.GetString("passphrase-file")

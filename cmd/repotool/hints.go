@@ -31,6 +31,12 @@ func hintFor(cmd string, err error) string {
 		return "omit --os and --arch to use the platform the binary was built for"
 	case errors.Is(err, repotool.ErrExists) && cmd == "add":
 		return "use --force to replace it"
+	case errors.Is(err, repotool.ErrUnverified) && cmd == "mirror":
+		return "the source is corrupt or compromised; nothing of that file was written to the destination"
+	case errors.Is(err, repotool.ErrExists) && cmd == "mirror":
+		return "the destination has other content; check it, then use --force to replace it"
+	case errors.Is(err, repotool.ErrConflict):
+		return "another publisher changed the repository meanwhile; run the command again"
 	case errors.Is(err, repotool.ErrExists) && cmd == "keygen":
 		return "choose another --out, or move the old key files away first"
 	case errors.Is(err, repotool.ErrPayloadMismatch):

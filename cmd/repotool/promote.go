@@ -30,7 +30,7 @@ written.`,
 	example: `  repotool promote --repo repo --channel stable --version 1.2.0 --key keys/channel.key
   repotool promote --repo repo --channel stable --refresh --expires 72h --key keys/channel.key`,
 	flags: func(fs *pflag.FlagSet) {
-		fs.String("repo", "", "repository `DIR` (required)")
+		fs.String("repo", "", "repository `DIR` or bucket URL (required)")
 		fs.String("channel", "", "channel `NAME`, such as stable (required)")
 		fs.String("version", "", "release `VERSION` to point to (required unless --refresh)")
 		fs.Bool("refresh", false, "re-sign the channel unchanged, with a new expiry")

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"syscall"
@@ -36,7 +35,7 @@ their signatures with 'repotool sign-root'. An existing root is never replaced.`
   repotool init --repo repo --root-key a.pub --root-key b.pub --root-threshold 2 \
     --release-key r1.pub --release-key r2.pub --threshold 2 --expires 17520h --sign a.key`,
 	flags: func(fs *pflag.FlagSet) {
-		fs.String("repo", "", "repository `DIR` (required; created if missing)")
+		fs.String("repo", "", "repository `DIR` (created if missing) or bucket URL (required)")
 		fs.StringArray("root-key", nil, "public `KEY` file of a root key (required, repeatable)")
 		fs.Int("root-threshold", 1, "`N` root keys must sign each root")
 		fs.StringArray("release-key", nil, "public `KEY` file of a release-signing key (required, repeatable)")
@@ -129,7 +128,7 @@ root's have signed, the root is written as DIR/N.root.json and DIR/root.json and
 the draft is removed. Each signer can run it in turn on their own machine.`,
 	example: `  repotool sign-root --repo repo --key keys/root2.key`,
 	flags: func(fs *pflag.FlagSet) {
-		fs.String("repo", "", "repository `DIR` (required)")
+		fs.String("repo", "", "repository `DIR` or bucket URL (required)")
 		fs.StringArray("key", nil, "private `KEY` file of a root key (required, repeatable)")
 		fs.String("passphrase-file", "", "read the passphrase of encrypted keys from `FILE`")
 	},
@@ -176,7 +175,7 @@ func (c *cli) printRoot(res *repotool.RootResult, repo string) {
 	}
 	if res.Complete {
 		fmt.Fprintf(c.stdout, "wrote root version %d to %s and %s (expires %s)\n", v, res.Path,
-			filepath.Join(repo, "root.json"), res.Expires.Format(time.RFC3339))
+			res.Path[:strings.LastIndexAny(res.Path, `/\`)+1]+"root.json", res.Expires.Format(time.RFC3339))
 		return
 	}
 	needs := func(n trust.Need, whose string) {

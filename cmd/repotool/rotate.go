@@ -33,7 +33,7 @@ root refuse releases only it signed. Flags that add or remove are repeatable.`,
   repotool rotate --repo repo --add-root-key keys/root2.pub --remove-root-key 1a2b3c4d \
     --sign keys/root.key    # then: repotool sign-root --repo repo --key keys/root2.key`,
 	flags: func(fs *pflag.FlagSet) {
-		fs.String("repo", "", "repository `DIR` (required)")
+		fs.String("repo", "", "repository `DIR` or bucket URL (required)")
 		fs.StringArray("add-release-key", nil, "add the release-signing public `KEY` file")
 		fs.StringArray("remove-release-key", nil, "remove the release key with this `ID` or public key file")
 		fs.StringArray("add-root-key", nil, "add the root public `KEY` file")

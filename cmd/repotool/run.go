@@ -34,6 +34,7 @@ var commands = []*command{
 	addCommand,
 	signCommand,
 	verifyCommand,
+	mirrorCommand,
 	serveCommand,
 	versionCommand,
 }

@@ -15,13 +15,16 @@ import (
 var signCommand = &command{
 	name:    "sign",
 	summary: "add a signature to an existing release",
-	usage:   "sign --repo DIR --version V --os O --arch A --key K [--key K]...",
-	about: `Adds a signature by each --key to the release DIR/V/OS/ARCH, changing nothing
+	usage:   "sign --repo REPO --version V --os O --arch A --key K [--key K]...",
+	about: `Adds a signature by each --key to the release REPO/V/OS/ARCH, changing nothing
 else, so that several people can each sign with their own key. A key that already
-signed is skipped. Refuses if the payload no longer matches release.json.`,
+signed is skipped. Refuses if the payload no longer matches release.json. REPO is a
+directory or a file://, s3://, gs:// or azblob:// URL; release.json is replaced only
+if nobody changed it meanwhile, so two signers at once never lose a signature (one
+fails and runs again).`,
 	example: `  repotool sign --repo repo --version 1.0.0 --os linux --arch amd64 --key keys/alice.key`,
 	flags: func(fs *pflag.FlagSet) {
-		fs.String("repo", "", "repository `DIR` (required)")
+		fs.String("repo", "", "repository `DIR` or bucket URL (required)")
 		fs.String("version", "", "release `VERSION` (required)")
 		fs.String("os", "", "release `OS` (required)")
 		fs.String("arch", "", "release `ARCH` (required)")

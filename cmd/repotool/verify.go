@@ -44,7 +44,7 @@ Over http(s), give --version or --channel, since directories cannot be listed.`,
   repotool verify --repo repo --root app/1.root.json
   repotool verify --repo https://updates.example.com --root 1.root.json --channel stable`,
 	flags: func(fs *pflag.FlagSet) {
-		fs.String("repo", "", "repository `DIR` or http(s):// URL (required)")
+		fs.String("repo", "", "repository `DIR`, bucket URL or http(s):// URL (required)")
 		fs.StringArray("key", nil, "trusted public `KEY` file (required unless --root, repeatable)")
 		fs.Int("threshold", 1, "`N` distinct keys must sign each release")
 		fs.String("root", "", "audit against this pinned trust root `FILE` instead of --key")

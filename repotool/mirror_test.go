@@ -1,0 +1,290 @@
+package repotool
+
+import (
+	"bytes"
+	"context"
+	"crypto"
+	"debug/elf"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/safeupdate/safeupdate/keys"
+)
+
+// fullRepo makes a directory repository with two signed releases of
+// 1.0.0, two roots and a channel, and returns it with its keys and the
+// bytes of its first root.
+func fullRepo(t *testing.T) (string, cast, []byte) {
+	t.Helper()
+	c := newCast(t)
+	repo := releaseRepo(t, "1.0.0", c.release)
+	addRelease(t, repo, "1.0.0", elf.EM_AARCH64, c.release)
+	initRepo(t, repo, c)
+	ctx := context.Background()
+	if _, err := Rotate(ctx, RotateConfig{Repo: repo, Expires: inAYear.Add(time.Hour), Keys: []crypto.Signer{c.root}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Promote(ctx, PromoteConfig{Repo: repo, Channel: "stable", Version: "1.0.0", Expires: inAWeek, Keys: []crypto.Signer{c.channel}}); err != nil {
+		t.Fatal(err)
+	}
+	one, err := os.ReadFile(filepath.Join(repo, "1.root.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return repo, c, one
+}
+
+// files returns the non-hidden files of a directory and their contents.
+func files(t *testing.T, dir string) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		rel, _ := filepath.Rel(dir, p)
+		data, _ := os.ReadFile(p)
+		out[filepath.ToSlash(rel)] = string(data)
+		return nil
+	})
+	return out
+}
+
+func TestMirrorRoundTrip(t *testing.T) {
+	src, _, one := fullRepo(t)
+	ctx := t.Context()
+	hops := []string{src}
+	for _, kind := range []string{"s3", "gcs", "azure", "dir"} {
+		hops = append(hops, newRepoSpec(t, kind))
+	}
+	for i := 1; i < len(hops); i++ {
+		res, err := Mirror(ctx, MirrorConfig{From: hops[i-1], To: hops[i], Root: one, CheckBinary: i == 2})
+		if err != nil {
+			t.Fatalf("mirror %s -> %s: %v", hops[i-1], hops[i], err)
+		}
+		if res.Root != 2 || len(res.Copied) != 8 || len(res.Skipped) != 0 {
+			t.Fatalf("mirror %s -> %s: %+v", hops[i-1], hops[i], res)
+		}
+		if last := res.Copied[len(res.Copied)-1]; last != "channels/stable.json" {
+			t.Errorf("last file copied is %s, not the channel", last)
+		}
+	}
+	last := hops[len(hops)-1]
+	got, want := files(t, last), files(t, src)
+	if len(got) != len(want) {
+		t.Fatalf("round trip has %d files, the source %d", len(got), len(want))
+	}
+	for name, data := range want {
+		if got[name] != data {
+			t.Errorf("%s differs after the round trip", name)
+		}
+	}
+	results, err := Verify(ctx, VerifyConfig{Repo: hops[2], Root: one})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range results {
+		if !r.OK {
+			t.Errorf("%s in the gcs mirror: %s", r.Path, r.Error)
+		}
+	}
+	// Again: everything is there already.
+	res, err := Mirror(ctx, MirrorConfig{From: hops[1], To: hops[2], Root: one})
+	if err != nil || len(res.Copied) != 0 || len(res.Skipped) != 8 {
+		t.Fatalf("second mirror: %+v, %v", res, err)
+	}
+}
+
+func TestRejectsPoisonedMirror(t *testing.T) {
+	mallory := newSigner(t, keys.Ed25519)
+	arm := "1.0.0/linux/arm64"
+	tests := []struct {
+		name   string
+		path   string // what the error must name
+		poison func(t *testing.T, repo string)
+	}{
+		{"release signed by another key", arm, func(t *testing.T, repo string) {
+			bin := filepath.Join(t.TempDir(), "app")
+			writeELF(t, bin, elf.EM_AARCH64, 3000)
+			if _, err := Add(context.Background(), AddConfig{Repo: repo, Binary: bin, Version: "1.0.0", Keys: []crypto.Signer{mallory}, Force: true}); err != nil {
+				t.Fatal(err)
+			}
+		}},
+		{"release.json edited", arm, func(t *testing.T, repo string) {
+			edit(t, filepath.Join(repo, arm, "release.json"), `"size": 2064`, `"size": 2065`)
+		}},
+		{"payload flipped", arm, func(t *testing.T, repo string) {
+			p := filepath.Join(repo, arm, "app.bz2")
+			data, _ := os.ReadFile(p)
+			data[len(data)/2] ^= 1
+			os.WriteFile(p, data, 0o644)
+		}},
+		{"payload truncated", arm, func(t *testing.T, repo string) {
+			p := filepath.Join(repo, arm, "app.bz2")
+			data, _ := os.ReadFile(p)
+			os.WriteFile(p, data[:len(data)-1], 0o644)
+		}},
+		{"payload extended", arm, func(t *testing.T, repo string) {
+			p := filepath.Join(repo, arm, "app.bz2")
+			data, _ := os.ReadFile(p)
+			os.WriteFile(p, append(data, 0), 0o644)
+		}},
+		{"release moved to another version", "9.9.9/linux/amd64", func(t *testing.T, repo string) {
+			os.MkdirAll(filepath.Join(repo, "9.9.9/linux/amd64"), 0o755)
+			for _, f := range []string{"release.json", "app.bz2"} {
+				data, _ := os.ReadFile(filepath.Join(repo, "1.0.0/linux/amd64", f))
+				os.WriteFile(filepath.Join(repo, "9.9.9/linux/amd64", f), data, 0o644)
+			}
+		}},
+		{"root edited", "2.root.json", func(t *testing.T, repo string) {
+			edit(t, filepath.Join(repo, "2.root.json"), `"version": 2`, `"version": 3`)
+		}},
+		{"channel edited", "channels/stable.json", func(t *testing.T, repo string) {
+			edit(t, filepath.Join(repo, "channels/stable.json"), `"release": "1.0.0"`, `"release": "1.0.1"`)
+		}},
+	}
+	for _, tt := range tests {
+		for _, kind := range []string{"dir", "s3", "gcs", "azure"} {
+			t.Run(tt.name+"/"+kind, func(t *testing.T) {
+				t.Parallel()
+				src, _, one := fullRepo(t)
+				tt.poison(t, src)
+				dst := newRepoSpec(t, kind)
+				_, err := Mirror(t.Context(), MirrorConfig{From: src, To: dst, Root: one})
+				var me *MirrorError
+				if !errors.As(err, &me) || me.Path != tt.path || !errors.Is(err, ErrUnverified) {
+					t.Fatalf("got %v, want a MirrorError for %s wrapping ErrUnverified", err, tt.path)
+				}
+				for _, name := range []string{tt.path + "/release.json", tt.path + "/app.bz2", tt.path, "root.json", "channels/stable.json"} {
+					if !strings.HasSuffix(name, ".json") && !strings.HasSuffix(name, ".bz2") {
+						continue
+					}
+					if present(t, dst, name) {
+						t.Errorf("%s was written to the mirror", name)
+					}
+				}
+			})
+		}
+	}
+}
+
+// edit replaces old with new in the file at p, which must contain it.
+func edit(t *testing.T, p, old, new string) {
+	t.Helper()
+	data, err := os.ReadFile(p)
+	if err != nil || !bytes.Contains(data, []byte(old)) {
+		t.Fatalf("%s: %v, or no %q in it", p, err, old)
+	}
+	os.WriteFile(p, bytes.Replace(data, []byte(old), []byte(new), 1), 0o644)
+}
+
+func TestSurvivesBrokenMirrorSource(t *testing.T) {
+	// The source's server drops the connection half way through a
+	// payload: the destination must not keep the half it got.
+	c := newCast(t)
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "app")
+	writeELF(t, bin, elf.EM_X86_64, 3<<20)
+	src := filepath.Join(dir, "repo")
+	if _, err := Add(t.Context(), AddConfig{Repo: src, Binary: bin, Version: "1.0.0", Keys: []crypto.Signer{c.release}}); err != nil {
+		t.Fatal(err)
+	}
+	files := http.FileServer(http.Dir(src))
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !strings.HasSuffix(r.URL.Path, ".bz2") {
+			files.ServeHTTP(w, r)
+			return
+		}
+		data, _ := os.ReadFile(filepath.Join(src, filepath.FromSlash(r.URL.Path)))
+		w.Header().Set("Content-Length", "999999999")
+		w.Write(data[:len(data)/2])
+		w.(http.Flusher).Flush()
+		panic(http.ErrAbortHandler)
+	}))
+	t.Cleanup(srv.Close)
+	forEachStore(t, func(t *testing.T, dst string) {
+		_, err := Mirror(t.Context(), MirrorConfig{From: srv.URL, To: dst, Keys: pubs(c.release), Versions: []string{"1.0.0"}})
+		var me *MirrorError
+		if !errors.As(err, &me) || me.Path != "1.0.0/linux/amd64" {
+			t.Fatalf("got %v, want a MirrorError for 1.0.0/linux/amd64", err)
+		}
+		for _, name := range []string{"1.0.0/linux/amd64/app.bz2", "1.0.0/linux/amd64/release.json"} {
+			if present(t, dst, name) {
+				t.Errorf("%s is in the mirror", name)
+			}
+		}
+	})
+}
+
+func TestMirrorTrustModes(t *testing.T) {
+	src, c, one := fullRepo(t)
+	ctx := t.Context()
+	if _, err := Mirror(ctx, MirrorConfig{From: src, To: t.TempDir()}); err == nil || !strings.Contains(err.Error(), "give keys or a root") {
+		t.Fatalf("no trust: %v", err)
+	}
+	if _, err := Mirror(ctx, MirrorConfig{From: src, To: t.TempDir(), Root: one, Keys: pubs(c.release)}); err == nil {
+		t.Fatal("keys and root together accepted")
+	}
+	dst := filepath.Join(t.TempDir(), "keys")
+	res, err := Mirror(ctx, MirrorConfig{From: src, To: dst, Keys: pubs(c.release)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"1.root.json", "2.root.json", "root.json", "channels/stable.json"}
+	if len(res.Copied) != 4 || !slices.Equal(res.NotCopied, want) {
+		t.Fatalf("keys only: %+v", res)
+	}
+	dst = filepath.Join(t.TempDir(), "unverified")
+	res, err = Mirror(ctx, MirrorConfig{From: src, To: dst, UnverifiedUnsafe: true})
+	if err != nil || len(res.Copied) != 8 {
+		t.Fatalf("unverified: %+v, %v", res, err)
+	}
+	// Unverified still checks payloads against their release.json.
+	p := filepath.Join(src, "1.0.0/linux/amd64/app.bz2")
+	data, _ := os.ReadFile(p)
+	os.WriteFile(p, append(data, 0), 0o644)
+	if _, err := Mirror(ctx, MirrorConfig{From: src, To: t.TempDir(), UnverifiedUnsafe: true}); !errors.Is(err, ErrUnverified) {
+		t.Fatalf("unverified with a bad payload: %v", err)
+	}
+}
+
+func TestMirrorUpdates(t *testing.T) {
+	src, c, one := fullRepo(t)
+	ctx := t.Context()
+	dst := t.TempDir()
+	if _, err := Mirror(ctx, MirrorConfig{From: src, To: dst, Root: one}); err != nil {
+		t.Fatal(err)
+	}
+	// One more signature in the source: replaced without --force.
+	if _, err := Sign(ctx, SignConfig{Repo: src, Version: "1.0.0", OS: "linux", Arch: "amd64", Keys: []crypto.Signer{newSigner(t, keys.Ed25519)}}); err != nil {
+		t.Fatal(err)
+	}
+	res, err := Mirror(ctx, MirrorConfig{From: src, To: dst, Root: one})
+	if err != nil || !slices.Equal(res.Copied, []string{"1.0.0/linux/amd64/release.json"}) {
+		t.Fatalf("after a signature: %+v, %v", res, err)
+	}
+	// Another release of the same version: refused unless forced.
+	bin := filepath.Join(t.TempDir(), "app")
+	writeELF(t, bin, elf.EM_X86_64, 5000)
+	if _, err := Add(ctx, AddConfig{Repo: src, Binary: bin, Version: "1.0.0", Keys: []crypto.Signer{c.release}, Force: true}); err != nil {
+		t.Fatal(err)
+	}
+	_, err = Mirror(ctx, MirrorConfig{From: src, To: dst, Root: one})
+	var me *MirrorError
+	if !errors.As(err, &me) || me.Path != "1.0.0/linux/amd64" || !errors.Is(err, ErrExists) || !strings.Contains(err.Error(), "--force") {
+		t.Fatalf("a different release: %v", err)
+	}
+	if _, err := Mirror(ctx, MirrorConfig{From: src, To: dst, Root: one, Force: true}); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := files(t, dst), files(t, src); len(got) != len(want) || got["1.0.0/linux/amd64/app.bz2"] != want["1.0.0/linux/amd64/app.bz2"] {
+		t.Fatal("forced mirror differs from the source")
+	}
+}
