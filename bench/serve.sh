@@ -8,6 +8,12 @@
 #   BASELINE=HEAD BASELINE_WITH=repotool/serve.go bench/serve.sh
 #                                     # and that commit with only these
 #                                     # files of the tree: their effect alone
+#   BEFORE=/tmp/old/repotool bench/serve.sh
+#                                     # and an already built repotool,
+#                                     # such as this tree before an edit
+#   NGINX_LOG=1 bench/serve.sh        # nginx writes an access log to
+#                                     # /dev/null too, one write(2) per
+#                                     # request as repotool serve does
 #   RUNS=5 DURATION=20s CONNS=64 bench/serve.sh
 #
 # The repository holds one signed release whose payload is 10 MiB of
@@ -15,8 +21,9 @@
 # connections, DURATION each) fetches (i) its release.json and (ii) its
 # .bz2, from each server in turn, RUNS times; the tables give the medians.
 # nginx runs as the current user with a generated configuration: 127.0.0.1
-# only, sendfile on, 2 workers, no access log. repotool serve's request log
-# goes to /dev/null (it is still written). Peak RSS is VmHWM, read from
+# only, sendfile on, 2 workers, no access log unless NGINX_LOG is set.
+# repotool serve's request log goes to /dev/null (it is still written, one
+# write(2) per request). Peak RSS is VmHWM, read from
 # /proc once all runs are done. Server CPU is user + system time from
 # /proc/PID/stat (all of nginx's processes), over the requests of a run:
 # on a shared machine it is steadier than requests/s.
@@ -63,6 +70,10 @@ if [ -n "$BASELINE" ]; then
 		names+=("repotool serve ($(git rev-parse --short "$BASELINE") + this tree's $BASELINE_WITH)") bins+=("$S/repotool-with")
 	fi
 fi
+if [ -n "${BEFORE:-}" ]; then
+	[ -x "$BEFORE" ] || die "BEFORE=$BEFORE is not an executable"
+	names+=("repotool serve (before: $BEFORE)") bins+=("$BEFORE")
+fi
 go build -o "$S/repotool" ./cmd/repotool
 names+=("repotool serve (this tree)") bins+=("$S/repotool")
 
@@ -83,7 +94,7 @@ pid $S/nginx/nginx.pid;
 error_log $S/nginx/error.log;
 events { worker_connections 1024; }
 http {
-	access_log off;
+	$([ -n "${NGINX_LOG:-}" ] && echo 'access_log /dev/null;' || echo 'access_log off;')
 	sendfile on;
 	tcp_nopush on;
 	types { application/json json; }

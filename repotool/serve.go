@@ -9,11 +9,13 @@ import (
 	"io"
 	"io/fs"
 	"log"
+	"math"
 	"net"
 	"net/http"
 	"os"
 	"path"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -40,6 +42,12 @@ const (
 	// cuts only clients that stop reading, which would otherwise hold a
 	// connection and a file descriptor forever.
 	serveWriteStall = 60 * time.Second
+
+	// serveWritePiece is how much of a file is sent under one write
+	// deadline (see countingWriter.ReadFrom): a client must take at least
+	// this much per serveWriteStall, about 4 KiB/s, or be cut. Larger pieces
+	// would save little: each costs one more sendfile(2) call and deadline.
+	serveWritePiece = 256 << 10
 
 	// serveMaxHeaderBytes bounds the request line and headers together.
 	serveMaxHeaderBytes = 16 << 10
@@ -90,9 +98,23 @@ const (
 // in it) controls what is served. Responses are not compressed and ranges
 // and conditional requests follow net/http's ServeContent.
 //
-// dir is made absolute once, and opened afresh for every request, so that
-// a repository published by atomically replacing dir (or a symbolic link
-// naming it) is seen at once.
+// dir is made absolute once, and opened afresh for every request that is
+// not served from memory, so that a repository published by atomically
+// replacing dir (or a symbolic link naming it) is seen at once (within a
+// second for files served from memory, see below).
+//
+// Small files (metadata: up to 64 KiB each, 8 MiB in all) that have been
+// left unchanged for a second are served from memory, on Linux, macOS,
+// FreeBSD and NetBSD (not on Windows). A file served from memory is looked
+// at on disk again at most once a second: one stat(2) through the request
+// path must find the very same file (device and inode) with the same size,
+// modification and change time, or the file is opened and checked afresh
+// as above. So a change on disk, a swapped repository directory included,
+// is served within a second; until then the previous bytes, which passed
+// every check above, are served, never new ones unchecked (a file swapped
+// for a private key or a link out of dir is refused once looked at). Not
+// protected: file systems that do not update change times, or that cache
+// attributes (NFS), can delay a change for longer.
 //
 // When log is non-nil, one line per request is written to it, each with a
 // single Write: time, remote address, method, escaped path, status, body
@@ -129,18 +151,38 @@ func newRepoHandler(dir string, log io.Writer) (*repoHandler, error) {
 		return nil, fmt.Errorf("repotool: serve: %w", err)
 	}
 	root.Close()
-	return &repoHandler{dir: abs, log: log}, nil
+	h := &repoHandler{
+		dir: abs, log: log, stall: serveWriteStall,
+		settle: serveCacheSettle, recheck: serveCacheRecheck,
+	}
+	if serveCacheSupported {
+		h.cache = newServeCache()
+	}
+	return h, nil
 }
 
 type repoHandler struct {
-	dir string    // absolute; may itself be or contain symbolic links
-	log io.Writer // nil, or safe for concurrent use
+	dir     string        // absolute; may itself be or contain symbolic links
+	log     io.Writer     // nil, or safe for concurrent use
+	stall   time.Duration // serveWriteStall; shorter in tests
+	settle  time.Duration // serveCacheSettle; shorter in tests
+	recheck time.Duration // serveCacheRecheck; shorter in tests
+	cache   *serveCache   // nil where the platform cannot validate entries
 }
 
 func (h *repoHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
-	sw := &countingWriter{ResponseWriter: w, rc: http.NewResponseController(w)}
-	h.serve(sw, r)
+	sw := &countingWriter{ResponseWriter: w, stall: h.stall}
+	if d, ok := w.(writeDeadliner); ok {
+		sw.dl = d // net/http's own writer: no ResponseController to allocate
+	} else {
+		sw.dl = http.NewResponseController(w)
+	}
+	// Up front as well: a response without a body (HEAD, 304) never calls
+	// Write, and net/http clears the deadline between requests, so its
+	// headers would otherwise be written with no bound at all.
+	sw.renewDeadline()
+	h.serve(sw, r, start)
 	if h.log != nil {
 		status := sw.status
 		if status == 0 {
@@ -148,14 +190,21 @@ func (h *repoHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		// EscapedPath percent-encodes control characters, so a request
 		// cannot forge log lines; net/http has already refused methods
-		// that are not tokens.
-		fmt.Fprintf(h.log, "%s %s %s %s %d %d %s\n",
-			start.UTC().Format(time.RFC3339), r.RemoteAddr, r.Method,
-			r.URL.EscapedPath(), status, sw.bytes, time.Since(start).Round(time.Microsecond))
+		// that are not tokens. Appended rather than formatted with fmt:
+		// this runs for every request, and a cached one costs little else.
+		b := make([]byte, 0, 128)
+		b = start.UTC().AppendFormat(b, time.RFC3339)
+		b = append(append(b, ' '), r.RemoteAddr...)
+		b = append(append(b, ' '), r.Method...)
+		b = append(append(b, ' '), r.URL.EscapedPath()...)
+		b = strconv.AppendInt(append(b, ' '), int64(status), 10)
+		b = strconv.AppendInt(append(b, ' '), sw.bytes, 10)
+		b = append(append(b, ' '), time.Since(start).Round(time.Microsecond).String()...)
+		h.log.Write(append(b, '\n'))
 	}
 }
 
-func (h *repoHandler) serve(w http.ResponseWriter, r *http.Request) {
+func (h *repoHandler) serve(w http.ResponseWriter, r *http.Request, now time.Time) {
 	w.Header().Set("X-Content-Type-Options", "nosniff")
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
 		w.Header().Set("Allow", "GET, HEAD")
@@ -167,8 +216,17 @@ func (h *repoHandler) serve(w http.ResponseWriter, r *http.Request) {
 		http.NotFound(w, r)
 		return
 	}
+	if h.cache != nil {
+		if e := h.cache.lookup(h.dir, name, now, h.recheck); e != nil {
+			serveFromCache(w, r, e)
+			return
+		}
+	}
 	f, fi, err := h.open(name)
 	if err != nil {
+		if h.cache != nil {
+			h.cache.drop(name)
+		}
 		if errors.Is(err, errRepoUnavailable) {
 			http.Error(w, "500 internal server error", http.StatusInternalServerError)
 			return
@@ -178,7 +236,34 @@ func (h *repoHandler) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	defer f.Close()
 
-	hdr := w.Header()
+	if h.cache != nil {
+		if data, ver, ok := readSmall(f, fi, h.settle); ok {
+			if looksLikePrivateKey(data[:min(len(data), servePEMProbe)]) {
+				h.cache.drop(name)
+				http.NotFound(w, r)
+				return
+			}
+			e := newServeEntry(name, data, ver, fi.ModTime(), now)
+			h.cache.store(e)
+			serveFromCache(w, r, e)
+			return
+		}
+		// Changed, too young or too large: served from the file. An
+		// entry for an older version would never match again; free it.
+		h.cache.drop(name)
+	}
+	head := make([]byte, servePEMProbe)
+	n, _ := f.ReadAt(head, 0)
+	if looksLikePrivateKey(head[:n]) {
+		http.NotFound(w, r)
+		return
+	}
+	setFileHeaders(w.Header(), name, fi.Size(), fi.ModTime())
+	http.ServeContent(w, r, path.Base(name), fi.ModTime(), f)
+}
+
+// setFileHeaders sets the headers that depend on the file name and version.
+func setFileHeaders(hdr http.Header, name string, size int64, modTime time.Time) {
 	if strings.EqualFold(path.Ext(name), ".json") {
 		hdr.Set("Content-Type", "application/json")
 		// Metadata changes in place (root.json, channels) and must be
@@ -190,8 +275,7 @@ func (h *repoHandler) serve(w http.ResponseWriter, r *http.Request) {
 		// stale cached copy can only fail verification, never pass it.
 		hdr.Set("Cache-Control", "public, max-age=3600")
 	}
-	hdr.Set("ETag", fmt.Sprintf(`"%x-%x"`, fi.Size(), fi.ModTime().UnixNano()))
-	http.ServeContent(w, r, path.Base(name), fi.ModTime(), f)
+	hdr.Set("ETag", fmt.Sprintf(`"%x-%x"`, size, modTime.UnixNano()))
 }
 
 // errRepoUnavailable reports that the repository directory itself could not
@@ -244,10 +328,6 @@ func (h *repoHandler) open(name string) (*os.File, fs.FileInfo, error) {
 		f.Close()
 		return nil, nil, fs.ErrNotExist
 	}
-	if looksLikePrivateKey(f) {
-		f.Close()
-		return nil, nil, fs.ErrNotExist
-	}
 	return f, ffi, nil
 }
 
@@ -278,24 +358,25 @@ func cleanRequestPath(p string) (string, bool) {
 	return name, true
 }
 
-// looksLikePrivateKey reports whether the start of f holds a PEM private key
-// (PKCS#8, SEC 1, PKCS#1, OpenSSH, PGP) or an age-encrypted file, which is
-// how this project stores private keys.
-func looksLikePrivateKey(f *os.File) bool {
-	buf := make([]byte, servePEMProbe)
-	n, _ := f.ReadAt(buf, 0)
-	head := buf[:n]
+// looksLikePrivateKey reports whether head, the start of a file, holds a
+// PEM private key (PKCS#8, SEC 1, PKCS#1, OpenSSH, PGP) or an age-encrypted
+// file, which is how this project stores private keys.
+func looksLikePrivateKey(head []byte) bool {
 	return (bytes.Contains(head, []byte("-----BEGIN ")) && bytes.Contains(head, []byte("PRIVATE KEY"))) ||
 		bytes.Contains(head, []byte("-----BEGIN AGE ENCRYPTED FILE-----"))
 }
 
 // countingWriter records the status and body size for the request log, and
-// extends the write deadline on every write (see serveWriteStall). It does
-// not implement io.ReaderFrom on purpose: ServeContent then copies in
-// chunks through Write, so each chunk renews the deadline.
+// keeps a response from stalling for longer than stall (see
+// serveWriteStall): the write deadline is renewed before the response,
+// on Write unless it was renewed within the last 64th of stall, and before
+// every piece that ReadFrom sends. It implements io.ReaderFrom by
+// delegating, so that wrapping the ResponseWriter does not cost sendfile.
 type countingWriter struct {
 	http.ResponseWriter
-	rc     *http.ResponseController
+	dl     writeDeadliner // the ResponseWriter itself or a ResponseController over it
+	last   time.Time      // when the deadline was last renewed
+	stall  time.Duration
 	status int
 	bytes  int64
 }
@@ -311,13 +392,75 @@ func (w *countingWriter) Write(p []byte) (int, error) {
 	if w.status == 0 {
 		w.status = http.StatusOK
 	}
-	// Not every ResponseWriter supports deadlines (httptest's recorder,
-	// some wrappers); without one the server's own timeouts still apply.
-	_ = w.rc.SetWriteDeadline(time.Now().Add(serveWriteStall))
+	// A deadline renewed within the last 64th of the stall bound (about
+	// a second) still leaves nearly all of it; renewing it for every
+	// small write would cost more than a metadata response itself.
+	if time.Since(w.last) >= w.stall/64 {
+		w.renewDeadline()
+	}
 	n, err := w.ResponseWriter.Write(p)
 	w.bytes += int64(n)
 	return n, err
 }
+
+// ReadFrom is the fast path: http.ServeContent copies the file with
+// io.CopyN, which hands it here, and net/http passes it on to the TCP
+// connection, which uses sendfile(2) on Linux, with no copy through user
+// space. Wrapping Write alone would hide that path. A sendfile call cannot
+// renew the deadline while it runs, so the file goes out in pieces of
+// serveWritePiece bytes, each under a fresh deadline: a client that stops
+// reading is still cut within the stall bound.
+func (w *countingWriter) ReadFrom(src io.Reader) (int64, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	lr, isLimited := src.(*io.LimitedReader)
+	rf, ok := w.ResponseWriter.(io.ReaderFrom)
+	if !ok || (isLimited && lr.N < serveWritePiece) {
+		// Not every ResponseWriter has ReadFrom (HTTP/2, httptest's
+		// recorder, wrappers). And a small body, metadata above all, is
+		// cheaper buffered with the headers and sent in one write than
+		// flushed after them and sent by sendfile. Copy through Write,
+		// which renews the deadline.
+		return io.Copy(writerOnly{w}, src)
+	}
+	// Unwrap a LimitedReader so that each piece is a LimitedReader
+	// directly over the file, the only shape sendfile accepts.
+	inner, remain := src, int64(math.MaxInt64)
+	if isLimited {
+		inner, remain = lr.R, lr.N
+		defer func() { lr.N = remain }()
+	}
+	var total int64
+	for remain > 0 {
+		want := min(serveWritePiece, remain)
+		w.renewDeadline()
+		n, err := rf.ReadFrom(&io.LimitedReader{R: inner, N: want})
+		total, remain, w.bytes = total+n, remain-n, w.bytes+n
+		if err != nil || n < want { // n < want: the source has ended
+			return total, err
+		}
+	}
+	return total, nil
+}
+
+// renewDeadline pushes the write deadline stall into the future.
+func (w *countingWriter) renewDeadline() {
+	// Not every ResponseWriter supports deadlines (httptest's recorder,
+	// some wrappers); without one the server's own timeouts still apply.
+	w.last = time.Now()
+	_ = w.dl.SetWriteDeadline(w.last.Add(w.stall))
+}
+
+// writeDeadliner is what net/http's ResponseWriter and
+// http.ResponseController have in common.
+type writeDeadliner interface {
+	SetWriteDeadline(time.Time) error
+}
+
+// writerOnly hides every method of a writer but Write, so that io.Copy does
+// not call ReadFrom back.
+type writerOnly struct{ io.Writer }
 
 // Unwrap lets http.ResponseController reach the underlying writer.
 func (w *countingWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }

@@ -26,6 +26,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -713,5 +714,121 @@ func TestHandlerInOwnServer(t *testing.T) {
 	}
 	if !strings.Contains(logBuf.String(), " GET /root.json 200 ") {
 		t.Errorf("log %q", logBuf.String())
+	}
+}
+
+// readFromConn records how many bytes reach the connection through ReadFrom
+// straight from a file, the shape that sendfile(2) takes.
+type readFromConn struct {
+	*net.TCPConn
+	fileBytes *atomic.Int64
+}
+
+func (c readFromConn) ReadFrom(r io.Reader) (int64, error) {
+	n, err := c.TCPConn.ReadFrom(r)
+	if lr, ok := r.(*io.LimitedReader); ok {
+		if _, ok := lr.R.(*os.File); ok {
+			c.fileBytes.Add(n)
+		}
+	}
+	return n, err
+}
+
+type readFromListener struct {
+	net.Listener
+	fileBytes *atomic.Int64
+}
+
+func (l readFromListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	return readFromConn{TCPConn: c.(*net.TCPConn), fileBytes: l.fileBytes}, nil
+}
+
+// startHandlerServer serves h on a loopback listener whose connections
+// count the bytes sent from files through ReadFrom.
+func startHandlerServer(t *testing.T, h http.Handler) (string, *atomic.Int64) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var fileBytes atomic.Int64
+	srv := &httptest.Server{Listener: readFromListener{ln, &fileBytes}, Config: &http.Server{Handler: h}}
+	srv.Start()
+	t.Cleanup(srv.Close)
+	return srv.URL, &fileBytes
+}
+
+// A payload goes from the file to the connection through ReadFrom
+// (sendfile on Linux), not through a copy in user space, and the request log
+// still counts every byte.
+func TestServeSendsFilesThroughReadFrom(t *testing.T) {
+	repo, _ := serveTestRepo(t)
+	const size = 8 << 20
+	big := bytes.Repeat([]byte("0123456789abcdef"), size/16)
+	serveWriteFile(t, filepath.Join(repo, "big.bz2"), string(big))
+	var logBuf serveLogBuffer
+	h, err := Handler(repo, &logBuf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	base, fileBytes := startHandlerServer(t, h)
+	resp, body := serveGet(t, serveClient(), "GET", base+"/big.bz2", nil)
+	if resp.StatusCode != 200 || body != string(big) {
+		t.Fatalf("status %d, %d bytes, want %d", resp.StatusCode, len(body), size)
+	}
+	// net/http writes the first 512 bytes itself, to sniff them.
+	if got := fileBytes.Load(); got < size-512 {
+		t.Errorf("%d of %d bytes sent from the file through ReadFrom", got, size)
+	}
+	if want := fmt.Sprintf(" GET /big.bz2 200 %d ", size); !strings.Contains(logBuf.String(), want) {
+		t.Errorf("log %q, want %q", logBuf.String(), want)
+	}
+}
+
+// A client that stops reading a download is cut after the stall bound, even
+// on the ReadFrom path, where a single sendfile call would otherwise block
+// for ever.
+func TestServeCutsStalledClient(t *testing.T) {
+	repo, _ := serveTestRepo(t)
+	f, err := os.Create(filepath.Join(repo, "big.bz2"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	const size = 256 << 20
+	if err := f.Truncate(size); err != nil { // sparse: no disk used
+		t.Fatal(err)
+	}
+	f.Close()
+	var logBuf serveLogBuffer
+	h, err := newRepoHandler(repo, &lockedLog{w: &logBuf})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.stall = 300 * time.Millisecond
+	base, fileBytes := startHandlerServer(t, h)
+	conn, err := net.Dial("tcp", strings.TrimPrefix(base, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	conn.(*net.TCPConn).SetReadBuffer(4 << 10)
+	fmt.Fprintf(conn, "GET /big.bz2 HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+	deadline := time.Now().Add(10 * time.Second)
+	for !strings.Contains(logBuf.String(), " GET /big.bz2 200 ") {
+		if time.Now().After(deadline) {
+			t.Fatalf("the response to a client that reads nothing was not cut within 10s (%d bytes sent)", fileBytes.Load())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	f2 := strings.Fields(logBuf.String())
+	if n, err := strconv.ParseInt(f2[5], 10, 64); err != nil || n >= size {
+		t.Errorf("log %q: want fewer than %d bytes sent", logBuf.String(), size)
+	}
+	if fileBytes.Load() == 0 {
+		t.Errorf("no bytes went through ReadFrom; the test does not exercise the fast path")
 	}
 }

@@ -1,0 +1,17 @@
+//go:build darwin || freebsd || netbsd
+
+package repotool
+
+import "syscall"
+
+// versionOfStat extracts a file's version from what stat(2) returned.
+func versionOfStat(st *syscall.Stat_t) fileVersion {
+	return fileVersion{
+		dev:   uint64(st.Dev),
+		ino:   uint64(st.Ino),
+		size:  st.Size,
+		mtime: st.Mtimespec.Nano(),
+		ctime: st.Ctimespec.Nano(),
+		reg:   st.Mode&syscall.S_IFMT == syscall.S_IFREG,
+	}
+}
