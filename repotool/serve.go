@@ -56,6 +56,12 @@ const (
 	// cancelled; downloads still running after it are cut.
 	serveShutdownTimeout = 5 * time.Second
 
+	// serveLogDelay is how late a request's log line may be written, and
+	// serveLogBatch how many bytes of lines are written at once at most
+	// (see batchedLog).
+	serveLogDelay = 100 * time.Millisecond
+	serveLogBatch = 64 << 10
+
 	// servePEMProbe is how much of each file is read to spot a private key
 	// that does not end in ".key".
 	servePEMProbe = 1 << 10
@@ -478,6 +484,57 @@ func (l *lockedLog) Write(p []byte) (int, error) {
 	return l.w.Write(p)
 }
 
+// batchedLog collects log lines and writes them to w in one write at most
+// serveLogDelay after the first of them (sooner once serveLogBatch bytes
+// are waiting, and when Serve returns), so that a busy server makes one
+// write per batch rather than one per request. Write errors are dropped, as
+// a log line has nowhere else to go.
+type batchedLog struct {
+	mu     sync.Mutex
+	w      io.Writer
+	buf    []byte
+	timer  *time.Timer // pending flush, nil when buf is empty
+	closed bool        // after close, lines are written at once
+}
+
+func (l *batchedLog) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.buf = append(l.buf, p...)
+	switch {
+	case l.closed || len(l.buf) >= serveLogBatch:
+		l.flushLocked()
+	case l.timer == nil:
+		l.timer = time.AfterFunc(serveLogDelay, l.flush)
+	}
+	return len(p), nil
+}
+
+func (l *batchedLog) flush() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.flushLocked()
+}
+
+func (l *batchedLog) flushLocked() {
+	if l.timer != nil {
+		l.timer.Stop()
+		l.timer = nil
+	}
+	if len(l.buf) > 0 {
+		l.w.Write(l.buf)
+		l.buf = l.buf[:0]
+	}
+}
+
+// close writes what is waiting; later lines are written at once.
+func (l *batchedLog) close() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.flushLocked()
+	l.closed = true
+}
+
 // ServeConfig configures Serve.
 type ServeConfig struct {
 	// Dir is the repository root. Required; it must be a directory.
@@ -491,7 +548,9 @@ type ServeConfig struct {
 	TLSCert string
 	TLSKey  string
 	// Log receives one line per request (see Handler) and the server's own
-	// errors, such as failed TLS handshakes. Nil discards both.
+	// errors, such as failed TLS handshakes. Nil discards both. Lines are
+	// written in batches, at most 100 ms late, and all of them by the time
+	// Serve returns.
 	Log io.Writer
 }
 
@@ -519,8 +578,9 @@ func Serve(ctx context.Context, cfg ServeConfig, ready io.Writer) error {
 	var logw io.Writer // shared by the request log and ErrorLog
 	errLog := io.Discard
 	if cfg.Log != nil {
-		logw = &lockedLog{w: cfg.Log}
-		errLog = logw
+		bl := &batchedLog{w: cfg.Log}
+		defer bl.close()
+		logw, errLog = bl, bl
 	}
 	h, err := newRepoHandler(cfg.Dir, logw)
 	if err != nil {

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -340,4 +341,42 @@ func (c *serveCache) size() (int, int64) {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
 	return len(c.entries), c.cost
+}
+
+// countingLog counts the writes it receives.
+type countingLog struct {
+	serveLogBuffer
+	writes atomic.Int64
+}
+
+func (c *countingLog) Write(p []byte) (int, error) {
+	c.writes.Add(1)
+	return c.serveLogBuffer.Write(p)
+}
+
+func TestServeLogIsBatched(t *testing.T) {
+	repo, _ := serveTestRepo(t)
+	var logw countingLog
+	base, stop := startServe(t, ServeConfig{Dir: repo, Log: &logw})
+	c := serveClient()
+	serveGet(t, c, "GET", base+"/0.7.0/linux/amd64/release.json", nil)
+	// A lone line comes out soon, without waiting for more.
+	deadline := time.Now().Add(5 * time.Second)
+	for !strings.Contains(logw.String(), "release.json") {
+		if time.Now().After(deadline) {
+			t.Fatal("log line not written within 5s")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	const n = 50
+	for range n {
+		serveGet(t, c, "GET", base+"/0.7.0/linux/amd64/release.json", nil)
+	}
+	stop() // writes what is still waiting
+	if lines := strings.Count(logw.String(), "\n"); lines != n+1 {
+		t.Fatalf("%d log lines, want %d", lines, n+1)
+	}
+	if w := logw.writes.Load(); w > n/2 {
+		t.Errorf("%d writes for %d lines, want them batched", w, n+1)
+	}
 }
