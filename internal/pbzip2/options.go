@@ -34,7 +34,7 @@ func (e *CorruptError) Unwrap() []error {
 func publicError(err error) error {
 	var se bzip2.StructuralError
 	switch {
-	case err == io.EOF || errors.Is(err, ErrClosed):
+	case err == io.EOF || errors.Is(err, ErrClosed) || errors.Is(err, errLost):
 		return err
 	case errors.As(err, &se):
 		return &CorruptError{Reason: string(se)}

@@ -1,6 +1,8 @@
 package pbzip2
 
 import (
+	"errors"
+	"fmt"
 	"io"
 	"sync"
 	"sync/atomic"
@@ -19,6 +21,8 @@ type Reader struct {
 	stop    sync.Once
 	wg      sync.WaitGroup // workers and emitter
 	scanErr error          // read error from the input; valid after queue is closed
+	scanned int64          // bytes read from the input; valid after queue is closed
+	taken   int64          // input bytes in the segments taken off queue so far
 
 	segs    *pool       // compressed segments
 	outs    *pool       // worker output, outSize bytes each
@@ -163,6 +167,30 @@ func (z *Reader) worker() {
 	}
 }
 
+// errLost reports a broken invariant of the Reader itself: the segments
+// handed on do not cover the input read, so output would be missing.
+var errLost = errors.New("pbzip2: internal error: segments do not cover the input")
+
+// take accounts for a segment taken off the queue (by the emitter or the
+// sequential decode): segments must follow each other with neither gap nor
+// overlap, so that no input is left out of the output without an error.
+func (z *Reader) take(s *segment) error {
+	if s.off != z.taken {
+		return fmt.Errorf("%w: segment at byte %d, want %d", errLost, s.off, z.taken)
+	}
+	z.taken += int64(len(s.buf))
+	return nil
+}
+
+// endErr returns the scanner's error once the queue is closed, or errLost
+// if the segments taken off it do not add up to the input read.
+func (z *Reader) endErr() error {
+	if z.scanErr == nil && z.taken != z.scanned {
+		return fmt.Errorf("%w: %d bytes in segments, %d read", errLost, z.taken, z.scanned)
+	}
+	return z.scanErr
+}
+
 // release returns a segment's memory once no worker uses it.
 func (z *Reader) release(s *segment) bool {
 	if s.done != nil {
@@ -212,10 +240,14 @@ func (z *Reader) emit() {
 			return
 		}
 		if !ok {
-			err := z.scanErr
+			err := z.endErr()
 			if err == nil {
 				err = io.EOF
 			}
+			z.send(piece{err: err})
+			return
+		}
+		if err := z.take(s); err != nil {
 			z.send(piece{err: err})
 			return
 		}

@@ -52,6 +52,7 @@ func findHeader(b []byte, from int) int {
 // A segment is a run of compressed input between two cuts.
 type segment struct {
 	buf     []byte // pooled; the segment's bytes
+	off     int64  // offset of buf[0] in the input
 	startOK bool   // starts the input or starts at a candidate header
 	endOK   bool   // ends the input or ends at a candidate header
 
@@ -116,8 +117,9 @@ func (z *Reader) scan(r io.Reader) {
 		return
 	}
 	n, from, startOK := 0, z.minSeg, true
+	var base int64 // input offset of buf[0]
 	dispatch := func(end int, endOK bool) bool {
-		s := &segment{buf: buf[:end], startOK: startOK, endOK: endOK}
+		s := &segment{buf: buf[:end], off: base, startOK: startOK, endOK: endOK}
 		if startOK && endOK {
 			// The output buffer is taken here, in input order, so that the
 			// segment the emitter waits for never waits for one.
@@ -157,11 +159,13 @@ func (z *Reader) scan(r io.Reader) {
 			}
 			k := copy(nb, buf[cut:n])
 			buf, n, from, startOK = nb, k, z.minSeg, next
+			base += int64(cut)
 		}
 		if err != nil {
 			if n > 0 && !dispatch(n, err == io.EOF) {
 				return
 			}
+			z.scanned = base + int64(n)
 			if err != io.EOF {
 				z.scanErr = err
 			}

@@ -49,10 +49,13 @@ func (q *queueSource) next() error {
 			return q.err
 		}
 		if !ok {
-			q.err = q.z.scanErr
+			q.err = q.z.endErr()
 			if q.err == nil {
 				q.err = io.EOF
 			}
+			return q.err
+		}
+		if q.err = q.z.take(s); q.err != nil {
 			return q.err
 		}
 	}
