@@ -20,10 +20,11 @@ func liveHeap() uint64 {
 
 // liveBound is the most a Reader with w workers may hold, whatever it
 // reads: its pools of segments and output, a block array per worker
-// (900000 uint32s) and compress/bzip2's decoder (about 4 MB) for the
-// sequential decode.
+// (900000 uint32s), two more output buffers for the rest of segments (see
+// finish), and compress/bzip2's decoder (about 4 MB) for the sequential
+// decode.
 func liveBound(w int) uint64 {
-	return uint64((w+2)*maxSegment + (w+2)*maxOutput + 3*streamBufSize + w*900000*4 + 4<<20)
+	return uint64((w+2)*maxSegment + (w+4)*maxOutput + 3*streamBufSize + w*900000*4 + 4<<20)
 }
 
 // A heapPeak records the most live heap seen above where it started,

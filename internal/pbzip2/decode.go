@@ -25,16 +25,19 @@ type segDecoder struct {
 	out   []byte // output so far
 }
 
-// decode appends the output of src to out[:0] and reports whether src is
-// one or more whole, valid streams decoding to at most limit bytes.
-func (d *segDecoder) decode(out, src []byte, limit int) ([]byte, bool) {
+// decode decodes the longest run of whole, valid streams at the start of
+// src whose output fits in limit bytes: it returns out[:0] with that output
+// appended, the length of those streams in src (a stream boundary), and
+// whether they are the whole of src. Decoding stops at the first stream
+// that is invalid, runs past src or would take the output past limit.
+func (d *segDecoder) decode(out, src []byte, limit int) ([]byte, int, bool) {
 	d.br = bitReader{src: src}
 	d.out, d.limit = out[:0], limit
-	ok := len(src) > 0
-	for ok && d.br.consumed() < 8*len(src) {
-		ok = d.stream()
+	good, n := 0, 0
+	for n < len(src) && d.stream() {
+		good, n = len(d.out), d.br.consumed()/8
 	}
-	return d.out, ok && d.br.consumed() == 8*len(src)
+	return d.out[:good], n, n > 0 && n == len(src)
 }
 
 // stream decodes one stream, from its header to its padding.

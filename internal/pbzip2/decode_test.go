@@ -10,27 +10,42 @@ import (
 
 var testOut []byte // output buffer for agreeWithStdlib
 
-// agreeWithStdlib fails unless the segment decoder, when it accepts data,
-// returns what compress/bzip2 returns for it without error. It reports
-// whether the decoder accepted.
+// agreeWithStdlib fails unless the streams the segment decoder takes from
+// the start of data decode, with compress/bzip2 and without error, to the
+// bytes it returns for them. It reports whether the decoder took all of
+// data.
 func agreeWithStdlib(t testing.TB, d *segDecoder, data []byte, limit int) bool {
+	t.Helper()
+	_, ok := agreePrefix(t, d, data, limit)
+	return ok
+}
+
+// agreePrefix is agreeWithStdlib, also returning how many bytes of data the
+// decoder took.
+func agreePrefix(t testing.TB, d *segDecoder, data []byte, limit int) (int, bool) {
 	t.Helper()
 	if cap(testOut) < limit {
 		testOut = make([]byte, limit)
 	}
-	out, ok := d.decode(testOut, data, limit)
-	if !ok {
-		return false
+	out, n, ok := d.decode(testOut, data, limit)
+	if ok != (n > 0 && n == len(data)) || n < 0 || n > len(data) || len(out) > limit {
+		t.Fatalf("segment decoder took %d of %d bytes (all: %v) to %d bytes of output, limit %d", n, len(data), ok, len(out), limit)
 	}
-	src := bytes.NewReader(data)
+	if n == 0 {
+		if len(out) != 0 {
+			t.Fatalf("segment decoder took nothing but returned %d bytes", len(out))
+		}
+		return 0, false
+	}
+	src := bytes.NewReader(data[:n])
 	want, err := io.ReadAll(io.LimitReader(bzip2.NewReader(src), int64(limit)+1))
 	if err != nil {
-		t.Fatalf("segment decoder accepts what compress/bzip2 rejects (%v)", err)
+		t.Fatalf("segment decoder takes %d bytes that compress/bzip2 rejects (%v)", n, err)
 	}
 	if !bytes.Equal(out, want) {
 		t.Fatalf("segment decoder returns %d bytes, compress/bzip2 %d other ones", len(out), len(want))
 	}
-	return true
+	return n, ok
 }
 
 // TestSegDecoderMatchesStdlib decodes what Writer and the bzip2 program
@@ -61,6 +76,16 @@ func TestSegDecoderMatchesStdlib(t *testing.T) {
 			}
 			if !agreeWithStdlib(t, &d, concat(z, z), 4<<20) {
 				t.Fatalf("input %d: two streams not accepted", i)
+			}
+			// A stream that does not fit, or what follows a stream and is
+			// not one, ends the run of whole streams at its start.
+			if n, _ := agreePrefix(t, &d, concat(z, z), len(in)*3/2); n != len(z) {
+				t.Fatalf("input %d: two streams, room for one: took %d bytes, want %d", i, n, len(z))
+			}
+			for _, tail := range [][]byte{[]byte("B"), []byte("BZh9"), z[:len(z)-1], []byte("not bzip2 at all")} {
+				if n, ok := agreePrefix(t, &d, concat(z, tail), 4<<20); n != len(z) || ok {
+					t.Fatalf("input %d: a stream and %d bytes more: took %d bytes (all: %v), want %d", i, len(tail), n, ok, len(z))
+				}
 			}
 			flips := 200
 			if len(z) > 64<<10 {

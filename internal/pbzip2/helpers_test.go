@@ -111,6 +111,9 @@ func checkLikeStdlibLimit(t testing.TB, data []byte, limit int64) error {
 		if err != nil && !errors.Is(err, ErrCorrupt) {
 			t.Fatalf("%s: error %v is not ErrCorrupt", c.name, err)
 		}
+		if err != nil && err.Error() != publicError(wantErr).Error() {
+			t.Fatalf("%s: error %q, compress/bzip2 %q", c.name, err, wantErr)
+		}
 		if !bytes.Equal(got, want) {
 			t.Fatalf("%s: %d bytes differ from compress/bzip2's %d (errors %v, %v)", c.name, len(got), len(want), err, wantErr)
 		}

@@ -26,7 +26,9 @@ type Reader struct {
 
 	segs    *pool       // compressed segments
 	outs    *pool       // worker output, outSize bytes each
+	spill   *pool       // output of the rest of segments (see finish), outSize each
 	streams *pool       // sequential-decode output, streamBufSize each
+	rest    chan *rest  // the rest of a segment to decode (emitter → workers)
 	seqMode atomic.Bool // set once the emitter decodes sequentially to the end
 	outSize int         // most output taken from one segment
 	carry   int         // bytes a forced cut leaves for the next segment
@@ -57,18 +59,20 @@ type piece struct {
 // Nothing read before an error is verified. Invalid or truncated data is
 // reported as a *CorruptError (errors.Is(err, ErrCorrupt)); an error from r
 // is returned wrapped. Input made of several bzip2 streams (as written by
-// Writer or pbzip2) is decoded on the given number of workers; other input
-// (as written by bzip2 or lbzip2), and all input after the first segment
-// that does not decode as whole streams on its own, is decoded
-// sequentially while a goroutine reads ahead.
+// Writer or pbzip2) is decoded on the given number of workers, each stream
+// decoding to at most 1 MiB; other input (as written by bzip2 or lbzip2),
+// and all input from the first stream that does not decode on its own, is
+// decoded sequentially while a goroutine reads ahead.
 //
 // Memory is bounded whatever the input: at most workers+2 segments of
 // compressed input (1 MiB each) and workers+2 buffers of decoded output
-// (1 MiB each) are in memory, plus 3.6 MB of block state per worker and,
-// once decoding is sequential, about 4 MB for compress/bzip2: about 15 MiB
-// with 2 workers. A stream that decodes to more than 1 MiB is decoded as
-// the caller reads, so decompression bombs are held back by the caller's
-// own limit on how much it reads.
+// (1 MiB each) are in memory, plus 3.6 MB of block state per worker; once
+// short streams of very compressible data decode to more than a buffer,
+// two more buffers; and once decoding is sequential, about 4 MB for
+// compress/bzip2: at most about 17 MiB with 2 workers. A stream that
+// decodes to more than 1 MiB is decoded as the caller reads, so
+// decompression bombs are held back by the caller's own limit on how much
+// it reads.
 //
 // The Reader is not safe for concurrent use. Close it to stop its
 // goroutines; Close does not close r.
@@ -85,6 +89,8 @@ func NewReader(r io.Reader, opts ...Option) (*Reader, error) {
 		done:    make(chan struct{}),
 		segs:    newPool(c.segSize, c.workers+2),
 		outs:    newPool(c.outSize, c.workers+2),
+		spill:   newPool(c.outSize, 2),
+		rest:    make(chan *rest),
 		outSize: c.outSize,
 		streams: newPool(streamBufSize, 3),
 		carry:   min(carry, c.segSize/2),
@@ -134,32 +140,55 @@ func (z *Reader) Close() error {
 func (z *Reader) worker() {
 	defer z.wg.Done()
 	var d segDecoder
+	work := z.work
 	for {
 		var s *segment
 		var ok bool
+		// The rest of a segment comes first: the emitter waits for it.
 		select {
-		case s, ok = <-z.work:
+		case r := <-z.rest:
+			r.decode(&d, z.outSize)
+			continue
+		default:
+		}
+		select {
+		case r := <-z.rest:
+			r.decode(&d, z.outSize)
+			continue
+		case s, ok = <-work:
 			if !ok {
-				return
+				work = nil // stay for the rest of segments until done
+				continue
 			}
 		case <-z.done:
 			return // the scanner may be blocked reading; do not wait for it
 		}
+		var n int
 		if z.seqMode.Load() { // its output would not be used
 			d = segDecoder{} // nor will the decoder's memory
 		} else {
-			s.out, ok = d.decode(s.out, s.buf, z.outSize)
+			s.out, n, ok = d.decode(s.out, s.buf, z.outSize)
 		}
 		// The input stays until the segment is emitted: should an earlier
 		// segment fail, the sequential decode needs it.
-		if ok && !z.seqMode.Load() {
-			s.status = decodedOK
-		} else {
-			// Invalid data, a segment ending inside a stream, more output
-			// than fits, or anything the strict decoder does not take:
-			// decode sequentially from here with compress/bzip2 to get its
-			// exact output and error.
+		switch {
+		case z.seqMode.Load():
 			s.status = decodedMore
+		case ok:
+			s.status = decodedOK
+		case n > 0:
+			// Whole streams up to n, then one that does not fit (short,
+			// very compressible streams share a segment) or that the
+			// strict decoder does not take: the emitter goes on from n.
+			s.status, s.split = decodedPart, n
+		default:
+			// Invalid data, a segment ending inside a stream, a single
+			// stream decoding to more than fits, or anything else the
+			// strict decoder does not take: decode sequentially from here
+			// with compress/bzip2 to get its exact output and error.
+			s.status = decodedMore
+		}
+		if s.status == decodedMore {
 			z.outs.put(s.out)
 			s.out = nil
 		}
@@ -236,7 +265,7 @@ func (z *Reader) emit() {
 			return
 		}
 		if !ok && !seen {
-			z.sequential(nil) // no input: fail as compress/bzip2 does
+			z.sequential(nil, 0) // no input: fail as compress/bzip2 does
 			return
 		}
 		if !ok {
@@ -257,20 +286,89 @@ func (z *Reader) emit() {
 			case <-z.done:
 				return
 			}
-			if s.status == decodedOK {
+			if s.status == decodedOK || s.status == decodedPart {
 				if len(s.out) > 0 {
 					if !z.send(piece{data: s.out, buf: s.out, pool: z.outs}) {
 						return
 					}
-					s.out = nil // Read returns it to the pool
+				} else if s.out != nil {
+					z.outs.put(s.out)
 				}
+				s.out = nil // Read returns it to the pool
+			}
+			if s.status == decodedPart {
+				off, ok := z.finish(s, s.split)
+				if !ok {
+					return
+				}
+				if off < len(s.buf) {
+					z.sequential(s, off)
+					return
+				}
+			}
+			if s.status != decodedMore {
 				if !z.release(s) {
 					return
 				}
 				continue
 			}
 		}
-		z.sequential(s)
+		z.sequential(s, 0)
 		return
 	}
+}
+
+// A rest is the rest of a segment, from a stream boundary, for a worker to
+// decode as far as its output fits in out.
+type rest struct {
+	src  []byte
+	out  []byte // pooled (spill); the output once done
+	n    int    // bytes of src decoded, once done
+	done chan struct{}
+}
+
+func (r *rest) decode(d *segDecoder, limit int) {
+	r.out, r.n, _ = d.decode(r.out, r.src, limit)
+	close(r.done)
+}
+
+// finish has the streams of s from byte off on decoded by the workers, as
+// many at a time as fit in one output buffer, and hands the output to Read.
+// It returns where the streams stop decoding, len(s.buf) if they all do,
+// and false if the Reader was closed. A segment gets here when a worker
+// could decode only its first streams: the rest would not fit in its
+// buffer (short streams of very compressible data share a segment), or one
+// of them is not for the strict decoder, in which case the caller decodes
+// sequentially from where this stops. So a very compressible stretch of
+// input does not end parallel decoding, and costs no decoder beyond the
+// workers' own.
+func (z *Reader) finish(s *segment, off int) (int, bool) {
+	for off < len(s.buf) {
+		buf := z.spill.get(z.done)
+		if buf == nil {
+			return off, false
+		}
+		r := &rest{src: s.buf[off:], out: buf, done: make(chan struct{})}
+		select {
+		case z.rest <- r:
+		case <-z.done:
+			return off, false
+		}
+		select {
+		case <-r.done:
+		case <-z.done:
+			return off, false
+		}
+		if r.n == 0 {
+			z.spill.put(buf)
+			return off, true
+		}
+		if len(r.out) == 0 {
+			z.spill.put(buf)
+		} else if !z.send(piece{data: r.out, buf: buf, pool: z.spill}) {
+			return off, false
+		}
+		off += r.n
+	}
+	return off, true
 }

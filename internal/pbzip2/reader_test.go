@@ -2,8 +2,10 @@ package pbzip2
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"errors"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"testing"
 )
@@ -316,6 +318,96 @@ func TestFallbackKeepsDecodedInput(t *testing.T) {
 		got, err := ourDecode(t, data, nil, Workers(2+i%3), withLimits(64<<10, 40<<10))
 		if err != nil || !bytes.Equal(got, want) {
 			t.Fatalf("run %d: %d bytes, %v; want %d bytes", i, len(got), err, len(want))
+		}
+	}
+}
+
+// compressibleRun returns input with a stretch of very compressible data
+// (each 1 MiB chunk compresses to a short stream, so that several share a
+// segment and decode to more than a worker's buffer) between two stretches
+// of ordinary data, and its compressed form as Writer writes it.
+func compressibleRun(t *testing.T, runMiB, edgeMiB int) (in, data []byte) {
+	t.Helper()
+	run := bytes.Repeat([]byte("0123456789abcdef"), runMiB<<20/16)
+	for i := 0; i < len(run); i += 40000 {
+		run[i] = byte(i >> 8) // not one run: a short stream, not a tiny one
+	}
+	in = concat(payload(t, edgeMiB<<20, 40), run, payload(t, edgeMiB<<20, 41))
+	return in, compress(t, in)
+}
+
+// TestDecodesCompressibleRunInParallel checks that a stretch of very
+// compressible data, whose short streams share segments that decode to
+// more than a worker's buffer, is decoded without falling back to the
+// sequential decode for the rest of the input, within the memory bound.
+func TestDecodesCompressibleRunInParallel(t *testing.T) {
+	in, data := compressibleRun(t, 12, 3)
+	want := sha256.Sum256(in)
+	for _, workers := range []int{1, 2} {
+		z, err := NewReader(bytes.NewReader(data), Workers(workers))
+		if err != nil {
+			t.Fatal(err)
+		}
+		h := newHeapPeak(16)
+		got, n := sha256.New(), 0
+		buf := make([]byte, 1<<16)
+		for {
+			h.sample()
+			k, err := z.Read(buf)
+			got.Write(buf[:k])
+			n += k
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+		seq := z.seqMode.Load()
+		z.Close()
+		if !bytes.Equal(got.Sum(nil), want[:]) {
+			t.Fatalf("%d workers: %d bytes, not the input's %d", workers, n, len(in))
+		}
+		if seq {
+			t.Fatalf("%d workers: fell back to the sequential decode", workers)
+		}
+		if h.peak > liveBound(workers) {
+			t.Fatalf("%d workers: held %d MiB", workers, h.peak>>20)
+		}
+	}
+}
+
+// TestRejectsCorruptCompressibleRun corrupts the short streams of a
+// compressible stretch, where the emitter rather than a worker decodes
+// them, and appends what is not a stream after them: output and error must
+// be compress/bzip2's.
+func TestRejectsCorruptCompressibleRun(t *testing.T) {
+	_, data := compressibleRun(t, 8, 1)
+	var starts []int // stream starts within the compressible stretch
+	for p := findHeader(data, 0); p >= 0; p = findHeader(data, p+1) {
+		starts = append(starts, p)
+	}
+	var short []int
+	for i := 1; i+1 < len(starts); i++ {
+		if starts[i+1]-starts[i] < minSegment/2 {
+			short = append(short, i)
+		}
+	}
+	if len(short) < 6 {
+		t.Fatalf("only %d short streams: the test no longer covers shared segments", len(short))
+	}
+	rng := rand.New(rand.NewPCG(50, 50))
+	for _, i := range []int{short[1], short[len(short)/2], short[len(short)-1]} {
+		bad := bytes.Clone(data)
+		bad[starts[i]+20+rng.IntN(starts[i+1]-starts[i]-20)] ^= 1 << rng.IntN(8)
+		if checkLikeStdlib(t, bad) == nil {
+			t.Fatalf("stream %d corrupted: no error", i)
+		}
+		for _, tail := range []string{"x", "BZh9"} {
+			cut := concat(data[:starts[i]], []byte(tail))
+			if checkLikeStdlib(t, cut) == nil {
+				t.Fatalf("cut before stream %d, %q appended: no error", i, tail)
+			}
 		}
 	}
 }

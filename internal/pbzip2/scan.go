@@ -60,11 +60,13 @@ type segment struct {
 	done   chan struct{}
 	out    []byte // pooled; decoded bytes (the buffer for them until done)
 	status int
+	split  int // decodedPart: the length of the streams decoded into out
 	err    error
 }
 
 const (
 	decodedOK   = iota // the segment is whole streams; out is all of it
+	decodedPart        // out is the output of buf[:split], whole streams
 	decodedMore        // anything else: decode sequentially from here
 )
 

@@ -1,6 +1,7 @@
 package pbzip2
 
 import (
+	"bytes"
 	"compress/bzip2"
 	"io"
 )
@@ -10,6 +11,7 @@ import (
 type queueSource struct {
 	z     *Reader
 	first *segment // delivered first, if not nil
+	skip  int      // bytes of first already decoded, not delivered
 	seg   *segment // being delivered; released when the decoder needs more
 	rest  []byte   // seg's bytes not yet delivered
 	err   error
@@ -38,8 +40,8 @@ func (q *queueSource) next() error {
 		}
 		q.seg = nil
 	}
-	s := q.first
-	q.first = nil
+	s, skip := q.first, q.skip
+	q.first, q.skip = nil, 0
 	if s == nil {
 		var ok bool
 		select {
@@ -59,23 +61,41 @@ func (q *queueSource) next() error {
 			return q.err
 		}
 	}
-	q.seg, q.rest = s, s.buf
+	q.seg, q.rest = s, s.buf[skip:]
 	return nil
 }
 
-// sequential decodes the rest of the input, from segment first (nil if the
-// input is empty), with compress/bzip2, exactly as it would continue from
-// there, and sends the output and the final piece (io.EOF or the error).
-// Once it runs, the workers stop decoding: their output would not be used.
-func (z *Reader) sequential(first *segment) {
+// emptyStream is a whole bzip2 stream with no blocks: header, end-of-stream
+// magic, combined CRC 0. It decodes to nothing and ends on a byte boundary.
+var emptyStream = []byte{'B', 'Z', 'h', '9', 0x17, 0x72, 0x45, 0x38, 0x50, 0x90, 0, 0, 0, 0}
+
+// sequential decodes the rest of the input, from byte skip of segment first
+// (nil if the input is empty), with compress/bzip2, exactly as it would
+// continue from there, and sends the output and the final piece (io.EOF or
+// the error). Once it runs, the workers stop decoding: their output would
+// not be used.
+//
+// Every byte before the start has been output as whole, valid streams. A
+// segment starts with a stream header, so a decode started there reads it
+// as compress/bzip2 would read the next stream of the input; but a start
+// inside a segment (skip > 0) may hold anything, which compress/bzip2 reads
+// differently at the start of its input and after a stream ("bad magic
+// value" against "bad magic value in continuation file"). There the decode
+// is started after an empty stream, so that the bytes from skip on are read
+// as what follows a stream, as they are.
+func (z *Reader) sequential(first *segment, skip int) {
 	z.seqMode.Store(true)
-	src := &queueSource{z: z, first: first}
+	src := &queueSource{z: z, first: first, skip: skip}
 	defer func() {
 		if src.seg != nil {
 			z.release(src.seg)
 		}
 	}()
-	d := bzip2.NewReader(src)
+	var in io.Reader = src
+	if skip > 0 {
+		in = io.MultiReader(bytes.NewReader(emptyStream), src)
+	}
+	d := bzip2.NewReader(in)
 	for {
 		buf := z.streams.get(z.done)
 		if buf == nil {
