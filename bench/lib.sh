@@ -71,6 +71,14 @@ peak_rss_mib() {
 	awk '/^VmHWM:/ { printf "%.1f", $2 / 1024 }' "/proc/$1/status"
 }
 
+# rss_parts_mib PID prints the resident set of a running process now, in
+# MiB: anonymous memory (heap, stacks) and file pages (mostly the program's
+# own executable), separated by a space.
+rss_parts_mib() {
+	awk '/^RssAnon:/ { a = $2 } /^RssFile:/ { f = $2 }
+		END { printf "%.1f %.1f", a / 1024, f / 1024 }' "/proc/$1/status"
+}
+
 # timed FILE CMD... runs CMD under GNU time and appends to FILE one line:
 # wall seconds, CPU seconds (user + system) and peak RSS in MiB. GNU time
 # takes these from wait4(2), whose rusage covers the command and every

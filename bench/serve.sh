@@ -12,8 +12,9 @@
 #                                     # and an already built repotool,
 #                                     # such as this tree before an edit
 #   NGINX_LOG=1 bench/serve.sh        # nginx writes an access log to
-#                                     # /dev/null too, one write(2) per
-#                                     # request as repotool serve does
+#                                     # /dev/null too (unbuffered: one
+#                                     # write(2) per request), as
+#                                     # repotool serve writes its own
 #   RUNS=5 DURATION=20s CONNS=64 bench/serve.sh
 #
 # The repository holds one signed release whose payload is 10 MiB of
@@ -22,9 +23,9 @@
 # .bz2, from each server in turn, RUNS times; the tables give the medians.
 # nginx runs as the current user with a generated configuration: 127.0.0.1
 # only, sendfile on, 2 workers, no access log unless NGINX_LOG is set.
-# repotool serve's request log goes to /dev/null (it is still written, one
-# write(2) per request). Peak RSS is VmHWM, read from
-# /proc once all runs are done. Server CPU is user + system time from
+# repotool serve's request log goes to /dev/null (it is still formatted and
+# written, in batches of up to 100 ms). Peak RSS is VmHWM, and RSS split
+# into anonymous and file pages, read from /proc once all runs are done. Server CPU is user + system time from
 # /proc/PID/stat (all of nginx's processes), over the requests of a run:
 # on a shared machine it is steadier than requests/s.
 set -euo pipefail
@@ -169,17 +170,19 @@ for ((r = 1; r <= RUNS; r++)); do
 	done
 done
 
-rss=()
+rss=() parts=()
 for si in "${!servers[@]}"; do
 	if [ "${spids[$si]}" = "$nginx_pid" ]; then
 		# The master does no serving; report the largest worker.
-		m=0
+		m=0 mp="0 0"
 		for w in $(pgrep -P "$nginx_pid"); do
-			m=$(awk -v a="$m" -v b="$(peak_rss_mib "$w")" 'BEGIN { print (b > a) ? b : a }')
+			if awk -v a="$m" -v b="$(peak_rss_mib "$w")" 'BEGIN { exit !(b > a) }'; then
+				m=$(peak_rss_mib "$w") mp=$(rss_parts_mib "$w")
+			fi
 		done
-		rss+=("$m (largest worker)")
+		rss+=("$m (largest worker)") parts+=("$mp")
 	else
-		rss+=("$(peak_rss_mib "${spids[$si]}")")
+		rss+=("$(peak_rss_mib "${spids[$si]}")") parts+=("$(rss_parts_mib "${spids[$si]}")")
 	fi
 done
 
@@ -202,6 +205,13 @@ for ti in "${!targets[@]}"; do
 	done
 done
 echo
-echo "| server | peak RSS MiB (VmHWM) |"
-echo "|---|---:|"
-for si in "${!servers[@]}"; do echo "| ${servers[$si]} | ${rss[$si]} |"; done
+echo "Peak RSS includes the pages of the executable that were read (repotool"
+echo "links the cloud SDKs); after the runs, RSS splits into anonymous memory"
+echo "(heap, stacks: what serving holds) and file pages."
+echo
+echo "| server | peak RSS MiB (VmHWM) | after: anonymous MiB | after: file MiB |"
+echo "|---|---:|---:|---:|"
+for si in "${!servers[@]}"; do
+	read -r anon file <<<"${parts[$si]}"
+	echo "| ${servers[$si]} | ${rss[$si]} | $anon | $file |"
+done
