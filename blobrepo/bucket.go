@@ -35,8 +35,15 @@ func openBucket(ctx context.Context, u *url.URL) (backend, error) {
 	// is kept by Store so that every key passes ValidPath first.
 	bu := &url.URL{Scheme: u.Scheme, Host: u.Host, RawQuery: u.RawQuery}
 	// Importing the drivers registered their default openers, which read
-	// credentials from the environment, on blob.DefaultMux.
-	b, err := blob.OpenBucket(ctx, bu.String())
+	// credentials from the environment, on blob.DefaultMux; S3 has its own
+	// (see openS3).
+	var b *blob.Bucket
+	var err error
+	if u.Scheme == s3blob.Scheme {
+		b, err = openS3(ctx, bu)
+	} else {
+		b, err = blob.OpenBucket(ctx, bu.String())
+	}
 	if err != nil {
 		return nil, err
 	}

@@ -357,6 +357,12 @@ func TestOpenRefuses(t *testing.T) {
 		{"s3://bucket/a/../b", ErrInvalidPath},
 		{"gs://bucket/.hidden/x", ErrInvalidPath},
 		{"azblob:///prefix", nil},
+		{"s3://bucket?ssetype=ROT13", nil},
+		{"s3://bucket?use_path_style=maybe", nil},
+		{"s3://bucket?s3ForcePathStyle=maybe", nil},
+		{"s3://bucket?disable_https=maybe", nil},
+		{"s3://bucket?accelerate=maybe", nil},
+		{"s3://bucket?no_such_parameter=1", nil},
 	} {
 		s, err := Open(t.Context(), c.url)
 		if err == nil {
