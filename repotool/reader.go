@@ -99,9 +99,9 @@ func notFound(name string, err error) error {
 }
 
 // httpReader reads a repository served over HTTP(S). The response headers
-// must come within limits.RequestTimeout, and a body that makes no progress
-// for limits.StallTimeout is cut (slow retrieval); sizes are bounded by the
-// caller.
+// must come within limits.RequestTimeout, and a request or body that makes
+// no progress for limits.StallTimeout is cut (slow retrieval, see
+// stallGuard); sizes are bounded by the caller.
 type httpReader struct {
 	base   *url.URL
 	client *http.Client
@@ -113,54 +113,93 @@ func (h *httpReader) Open(ctx context.Context, name string) (io.ReadCloser, erro
 	}
 	u := *h.base
 	u.Path = path.Join(u.Path, name)
-	ctx, cancel := context.WithCancel(ctx)
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
+	g := newStallGuard(ctx)
+	req, err := http.NewRequestWithContext(g.ctx, http.MethodGet, u.String(), nil)
 	if err != nil {
-		cancel()
+		g.stop()
 		return nil, err
 	}
-	stall := time.AfterFunc(limits.StallTimeout, cancel)
 	resp, err := h.client.Do(req)
 	if err != nil {
-		stall.Stop()
-		cancel()
-		return nil, &fetchError{err: err}
+		g.stop()
+		return nil, &fetchError{err: g.explain(err)}
 	}
 	switch {
 	case resp.StatusCode == http.StatusNotFound:
 		resp.Body.Close()
-		stall.Stop()
-		cancel()
+		g.stop()
 		return nil, errorf(ErrNotFound, "%s is missing (HTTP 404)", name)
 	case resp.StatusCode != http.StatusOK:
 		resp.Body.Close()
-		stall.Stop()
-		cancel()
+		g.stop()
 		return nil, fmt.Errorf("%s: HTTP %s", name, resp.Status)
 	}
-	stall.Reset(limits.StallTimeout)
-	return &stallReader{body: resp.Body, stall: stall, cancel: cancel}, nil
+	return g.reader(resp.Body), nil
 }
 
-// stallReader renews the stall timer on every read that makes progress.
-type stallReader struct {
-	body   io.ReadCloser
-	stall  *time.Timer
-	cancel context.CancelFunc
+// stallTimeout is limits.StallTimeout; tests shorten it.
+var stallTimeout = limits.StallTimeout
+
+// errStalled reports a repository that sent nothing for stallTimeout, while
+// asked for a file or in the middle of one (slow retrieval).
+var errStalled = errors.New("the repository sent no data for too long (stalled)")
+
+// A stallGuard cancels a read from a repository, the request and its body,
+// once it makes no progress for stallTimeout, so that a server or bucket
+// that stops sending cannot hold a command forever.
+type stallGuard struct {
+	ctx    context.Context
+	cancel context.CancelCauseFunc
+	timer  *time.Timer
 	once   sync.Once
+}
+
+func newStallGuard(ctx context.Context) *stallGuard {
+	g := &stallGuard{}
+	g.ctx, g.cancel = context.WithCancelCause(ctx)
+	g.timer = time.AfterFunc(stallTimeout, func() { g.cancel(errStalled) })
+	return g
+}
+
+// explain returns errStalled, with how long, if the guard cut the read
+// that failed with err, and err otherwise.
+func (g *stallGuard) explain(err error) error {
+	if err != nil && errors.Is(context.Cause(g.ctx), errStalled) {
+		return fmt.Errorf("%w: nothing for %v", errStalled, stallTimeout)
+	}
+	return err
+}
+
+func (g *stallGuard) stop() {
+	g.once.Do(func() { g.timer.Stop(); g.cancel(nil) })
+}
+
+// reader returns body, read under the guard: every read that makes
+// progress renews the timer, and Close stops it.
+func (g *stallGuard) reader(body io.ReadCloser) io.ReadCloser {
+	g.timer.Reset(stallTimeout)
+	return &stallReader{body: body, g: g}
+}
+
+type stallReader struct {
+	body io.ReadCloser
+	g    *stallGuard
 }
 
 func (s *stallReader) Read(p []byte) (int, error) {
 	n, err := s.body.Read(p)
 	if n > 0 {
-		s.stall.Reset(limits.StallTimeout)
+		s.g.timer.Reset(stallTimeout)
+	}
+	if err != nil && err != io.EOF {
+		err = s.g.explain(err)
 	}
 	return n, err
 }
 
 func (s *stallReader) Close() error {
 	err := s.body.Close()
-	s.once.Do(func() { s.stall.Stop(); s.cancel() })
+	s.g.stop()
 	return err
 }
 

@@ -255,14 +255,23 @@ func storeMessage(err error) string {
 	return strings.TrimPrefix(err.Error(), "blobrepo: ")
 }
 
-// blobReader reads a bucket.
+// blobReader reads a bucket. Like httpReader, it cuts a read that makes no
+// progress for limits.StallTimeout (see stallGuard): the cloud SDKs bound
+// connecting, but not a response that stops halfway.
 type blobReader struct{ st *blobrepo.Store }
 
 func (b blobReader) Open(ctx context.Context, name string) (io.ReadCloser, error) {
-	r, err := b.st.Get(ctx, name, 0, -1)
+	g := newStallGuard(ctx)
+	r, err := b.st.Get(g.ctx, name, 0, -1)
+	if err != nil {
+		err = g.explain(err)
+		g.stop()
+	}
 	switch {
 	case err == nil:
-		return r, nil
+		return g.reader(r), nil
+	case errors.Is(err, errStalled):
+		return nil, &fetchError{err: fmt.Errorf("reading %s in %s: %w", name, b.st, err)}
 	case errors.Is(err, blobrepo.ErrNotFound):
 		return nil, errorf(ErrNotFound, "%s is missing", name)
 	case errors.Is(err, blobrepo.ErrInvalidPath):
