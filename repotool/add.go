@@ -44,6 +44,10 @@ type AddConfig struct {
 	Force bool
 	// Progress, when not nil, receives the progress of a long upload.
 	Progress io.Writer
+
+	// betweenUploads, when not nil, runs after the payload is uploaded and
+	// before release.json is: tests race other publishers there.
+	betweenUploads func()
 }
 
 // AddResult describes what Add wrote.
@@ -229,14 +233,23 @@ func (a *adder) write(ctx context.Context, f io.Reader, size int64, meta []byte)
 	if err != nil {
 		return fmt.Errorf("repotool: add: %w", err)
 	}
+	if a.cfg.betweenUploads != nil {
+		a.cfg.betweenUploads()
+	}
 	err = ctx.Err()
 	if err == nil {
 		err = a.s.put(ctx, a.metaPath, bytes.NewReader(meta), ifUnchanged(a.metaTok))
 	}
 	if err != nil {
-		if a.payloadTok == "" {
+		lost := errors.Is(err, ErrExists) || errors.Is(err, ErrConflict)
+		if a.payloadTok == "" && !lost {
 			// Nothing refers to the new payload: remove it, so that a
-			// retry does not find it in the way.
+			// retry does not find it in the way. Not when another
+			// publisher wrote release.json first (lost): with --force it
+			// may have replaced the payload with its own, which its
+			// release.json names, and a delete would take it away. A
+			// payload of ours left behind is reported by the next add
+			// ("interrupted"), and --force replaces it.
 			a.s.remove(context.WithoutCancel(ctx), a.payloadPath)
 		}
 		switch {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto"
 	"crypto/rand"
+	"crypto/sha256"
 	"debug/elf"
 	"encoding/hex"
 	"errors"
@@ -18,6 +19,7 @@ import (
 	"time"
 
 	"github.com/safeupdate/safeupdate/blobrepo"
+	"github.com/safeupdate/safeupdate/internal/limits"
 	"github.com/safeupdate/safeupdate/keys"
 	"github.com/safeupdate/safeupdate/release"
 )
@@ -175,6 +177,59 @@ func TestRejectsConcurrentDuplicateAdd(t *testing.T) {
 		results, err := Verify(t.Context(), VerifyConfig{Repo: repo, Keys: pubs(k)})
 		if err != nil || len(results) != 1 || !results[0].OK {
 			t.Fatalf("the winner's release does not verify: %+v, %v", results, err)
+		}
+	})
+}
+
+// TestSurvivesAddLosingToForcedAdd lets a forced add of the same release
+// run to the end between an add's payload upload and its release.json:
+// the forced add replaces the payload (it was the first add's, with no
+// release.json yet) and writes its own release.json, so the first add
+// fails on release.json. It must then leave the payload alone, which is
+// now the winner's: deleting it would leave a release that names a
+// missing payload.
+func TestSurvivesAddLosingToForcedAdd(t *testing.T) {
+	forEachStore(t, func(t *testing.T, repo string) {
+		k := newSigner(t, keys.Ed25519)
+		first, second := filepath.Join(t.TempDir(), "app"), filepath.Join(t.TempDir(), "app")
+		writeELF(t, first, elf.EM_X86_64, 30000)
+		writeELF(t, second, elf.EM_X86_64, 30001)
+		var forced error
+		_, err := Add(t.Context(), AddConfig{
+			Repo: repo, Binary: first, Version: "1.0.0", Keys: []crypto.Signer{k},
+			betweenUploads: func() {
+				_, forced = Add(t.Context(), AddConfig{Repo: repo, Binary: second, Version: "1.0.0", Keys: []crypto.Signer{k}, Force: true})
+			},
+		})
+		if forced != nil {
+			t.Fatalf("the forced add failed: %v", forced)
+		}
+		if !errors.Is(err, ErrExists) {
+			t.Fatalf("the add that lost the race: %v, want ErrExists", err)
+		}
+		results, err := Verify(t.Context(), VerifyConfig{Repo: repo, Keys: pubs(k)})
+		if err != nil || len(results) != 1 || !results[0].OK {
+			t.Fatalf("the forced add's release does not verify: %+v, %v", results, err)
+		}
+		st, err := openStore(t.Context(), repo, false, false, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer st.Close()
+		data, err := readRepoFile(t.Context(), st.rd, "1.0.0/linux/amd64/"+release.FileName, limits.ReleaseJSON)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r, err := release.ParseLegacyUnsafe(data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, err := os.ReadFile(second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if sum := sha256.Sum256(want); r.Hash != hex.EncodeToString(sum[:]) {
+			t.Fatalf("the release in the repository is not the forced add's")
 		}
 	})
 }
