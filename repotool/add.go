@@ -241,15 +241,9 @@ func (a *adder) write(ctx context.Context, f io.Reader, size int64, meta []byte)
 		err = a.s.put(ctx, a.metaPath, bytes.NewReader(meta), ifUnchanged(a.metaTok))
 	}
 	if err != nil {
-		lost := errors.Is(err, ErrExists) || errors.Is(err, ErrConflict)
-		if a.payloadTok == "" && !lost {
+		if a.payloadTok == "" && !a.named(context.WithoutCancel(ctx)) {
 			// Nothing refers to the new payload: remove it, so that a
-			// retry does not find it in the way. Not when another
-			// publisher wrote release.json first (lost): with --force it
-			// may have replaced the payload with its own, which its
-			// release.json names, and a delete would take it away. A
-			// payload of ours left behind is reported by the next add
-			// ("interrupted"), and --force replaces it.
+			// retry does not find it in the way.
 			a.s.remove(context.WithoutCancel(ctx), a.payloadPath)
 		}
 		switch {
@@ -266,6 +260,20 @@ func (a *adder) write(ctx context.Context, f io.Reader, size int64, meta []byte)
 		a.s.remove(ctx, a.relDir+"/"+a.old.Binary)
 	}
 	return nil
+}
+
+// named reports whether the release.json now in the repository names the
+// payload: when another publisher wrote it first with --force, it replaced
+// the payload this add uploaded with its own, and deleting that would
+// leave its release without one. A payload of this add left behind is
+// reported by the next add ("interrupted"), and --force replaces it.
+func (a *adder) named(ctx context.Context) bool {
+	data, err := readRepoFile(ctx, a.s.rd, a.metaPath, limits.ReleaseJSON)
+	if err != nil {
+		return false
+	}
+	r, err := release.ParseLegacyUnsafe(data)
+	return err == nil && r.Binary == path.Base(a.payloadPath)
 }
 
 // resolvePlatform returns the platform from the binary's header, checked
