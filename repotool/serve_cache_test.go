@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -20,7 +21,7 @@ const serveReleasePath = "/0.7.0/linux/amd64/release.json"
 func startCachingHandler(t *testing.T, repo string, settle, recheck time.Duration) (*repoHandler, string) {
 	t.Helper()
 	if !serveCacheSupported {
-		t.Skip("no small-file cache on this platform")
+		t.Skipf("no small-file cache on %s: only Linux, macOS, FreeBSD and NetBSD have one (serve_stat_unix.go)", runtime.GOOS)
 	}
 	h, err := newRepoHandler(repo, nil)
 	if err != nil {

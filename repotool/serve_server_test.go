@@ -166,7 +166,7 @@ func TestServeStopsOnCancel(t *testing.T) {
 // A serveClient that stops reading a download cannot hold shutdown past its bound.
 func TestServeShutdownIsBounded(t *testing.T) {
 	if testing.Short() {
-		t.Skip("waits for the shutdown grace period")
+		t.Skipf("skipped with -short: waits out the %v shutdown grace period", serveShutdownTimeout)
 	}
 	repo, _ := serveTestRepo(t)
 	f, err := os.Create(filepath.Join(repo, "big.bz2"))
