@@ -270,6 +270,18 @@ func TestMirrorUpdates(t *testing.T) {
 	if err != nil || !slices.Equal(res.Copied, []string{"1.0.0/linux/amd64/release.json"}) {
 		t.Fatalf("after a signature: %+v, %v", res, err)
 	}
+	// A signature only the destination has: not taken away without
+	// --force, since a client may need it for its threshold.
+	if _, err := Sign(ctx, SignConfig{Repo: dst, Version: "1.0.0", OS: "linux", Arch: "amd64", Keys: []crypto.Signer{newSigner(t, keys.Ed25519)}}); err != nil {
+		t.Fatal(err)
+	}
+	before := files(t, dst)["1.0.0/linux/amd64/release.json"]
+	if _, err := Mirror(ctx, MirrorConfig{From: src, To: dst, Root: one}); !errors.Is(err, ErrExists) {
+		t.Fatalf("a mirror that would drop a signature: %v, want ErrExists", err)
+	}
+	if files(t, dst)["1.0.0/linux/amd64/release.json"] != before {
+		t.Fatal("the destination lost a signature")
+	}
 	// Another release of the same version: refused unless forced.
 	bin := filepath.Join(t.TempDir(), "app")
 	writeELF(t, bin, elf.EM_X86_64, 5000)

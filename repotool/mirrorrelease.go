@@ -60,8 +60,8 @@ func (m *mirror) release(ctx context.Context, dir string) error {
 			m.verified[dir] = true
 			return nil
 		}
-		if !m.cfg.Force && !sameSigned(old, r) {
-			return errorf(ErrExists, "the destination holds another release %s; use --force to replace it", dir)
+		if !m.cfg.Force && !onlyGainsSignatures(old, r) {
+			return errorf(ErrExists, "the destination holds another release %s, or the same one with signatures the source lacks; use --force to replace it", dir)
 		}
 	}
 	if err := m.payload(ctx, r, payloadPath); err != nil {
@@ -138,16 +138,30 @@ func (m *mirror) payloadPresent(ctx context.Context, r *release.Release, name st
 	return nil
 }
 
-// sameSigned reports whether the release.json old signs the same content
-// as r: the two differ only in signatures.
-func sameSigned(old []byte, r *release.Release) bool {
+// onlyGainsSignatures reports whether r may replace the release.json old
+// without --force: it signs the same content and keeps every signature old
+// has (key id and bytes), so a replacement adds signatures and never takes one
+// away, which could leave a client's threshold unmet.
+func onlyGainsSignatures(old []byte, r *release.Release) bool {
 	o, err := release.Parse(old)
 	if err != nil {
 		return false
 	}
 	a, err1 := o.SigningBytes()
 	b, err2 := r.SigningBytes()
-	return err1 == nil && err2 == nil && bytes.Equal(a, b)
+	if err1 != nil || err2 != nil || !bytes.Equal(a, b) {
+		return false
+	}
+	has := make(map[release.Signature]bool, len(r.Signatures))
+	for _, sig := range r.Signatures {
+		has[sig] = true
+	}
+	for _, sig := range o.Signatures {
+		if !has[sig] {
+			return false
+		}
+	}
+	return true
 }
 
 // hashCheck passes a payload through, and fails the read that would end
