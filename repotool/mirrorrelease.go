@@ -110,6 +110,12 @@ func (m *mirror) payload(ctx context.Context, r *release.Release, name string) e
 	}
 	if m.cfg.CheckBinary {
 		if err := checkPayload(ctx, m.dst.rd, r); err != nil {
+			var unreachable *fetchError
+			if ctx.Err() != nil || errors.As(err, &unreachable) {
+				// Reading it back failed; what was written passed the
+				// signed size and hash on the way in.
+				return err
+			}
 			if tok == "" {
 				m.dst.remove(context.WithoutCancel(ctx), name)
 			}

@@ -49,7 +49,8 @@ func checkPayload(ctx context.Context, rd repoReader, r *release.Release) error 
 		return err
 	}
 	if src.err != nil {
-		return fmt.Errorf("payload %s: %w", r.Binary, src.err)
+		// The repository failed, not the payload: not a mismatch.
+		return &fetchError{err: fmt.Errorf("payload %s: %w", r.Binary, src.err)}
 	}
 	switch {
 	case zCount.n > r.CompressedSize:

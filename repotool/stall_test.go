@@ -9,10 +9,13 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/safeupdate/safeupdate/release"
 )
 
 // stallingRepo is a repository server on 127.0.0.1 that stops sending:
-// stall-head.json gets no response at all, stall-body.json the headers and
+// stall-head.json gets no response at all, stall-body.json (or any path
+// ending so) the headers and
 // its first 100 bytes of 1000. For the S3 case it answers just enough of
 // the protocol: the one-key listing that blobrepo.Open makes, and plain
 // object GETs (path style, /BUCKET/KEY). A stalled response is held until
@@ -91,6 +94,15 @@ func TestRejectsStalledRepository(t *testing.T) {
 			if took < stallTimeout || took > 20*stallTimeout {
 				t.Errorf("%s, %s: gave up after %v, want about %v", repo, c.name, took, stallTimeout)
 			}
+		}
+		// Checking a payload (sign, mirror --verify) that stalls is the
+		// repository's failure, not a payload that does not match.
+		r := &release.Release{Binary: "stall-body.json", Version: "1.0.0", OS: "linux", Arch: "amd64",
+			Size: 1000, CompressedSize: 1000, Hash: strings.Repeat("0", 64), CompressedHash: strings.Repeat("0", 64)}
+		err = checkPayload(t.Context(), s.rd, r)
+		var unreachable *fetchError
+		if !errors.As(err, &unreachable) || !errors.Is(err, errStalled) {
+			t.Errorf("%s: checking a payload that stalls: %v, want a *fetchError for errStalled", repo, err)
 		}
 		s.Close()
 	}
