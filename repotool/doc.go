@@ -35,7 +35,12 @@
 // fails with ErrExists; of two Signs one may fail with ErrConflict and is
 // run again, and no signature is lost; of two Rotates one fails. On a
 // local directory the if-match check relies on flock(2) and holds against
-// writers that use this package (see blobrepo).
+// writers that use this package (see blobrepo). Where there is no flock(2)
+// (Windows), if-match on a local directory is refused rather than done
+// unsafely: there Sign, Promote of an existing channel, Rotate, SignRoot
+// and Add with Force fail with an error wrapping blobrepo.ErrUnsupported
+// on a local directory (Add without Force, Init and Keygen work); use a
+// bucket, or a Unix machine, for those.
 //
 // Add refuses a binary whose own header (ELF, Mach-O, PE) names another
 // platform than the one asked (wrong software installation), a version or

@@ -14,9 +14,9 @@ import (
 )
 
 // stallingRepo is a repository server on 127.0.0.1 that stops sending:
-// stall-head.json gets no response at all, stall-body.json (or any path
-// ending so) the headers and
-// its first 100 bytes of 1000. For the S3 case it answers just enough of
+// a path ending in stall-head.json gets no response at all, one ending in
+// stall-body.json the headers and its first 100 bytes of 1000. For the S3
+// case it answers just enough of
 // the protocol: the one-key listing that blobrepo.Open makes, and plain
 // object GETs (path style, /BUCKET/KEY). A stalled response is held until
 // the client goes away, or for a minute at most.

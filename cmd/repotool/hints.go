@@ -2,7 +2,9 @@ package main
 
 import (
 	"errors"
+	"runtime"
 
+	"github.com/safeupdate/safeupdate/blobrepo"
 	"github.com/safeupdate/safeupdate/keys"
 	"github.com/safeupdate/safeupdate/repotool"
 	"github.com/safeupdate/safeupdate/trust"
@@ -35,6 +37,8 @@ func hintFor(cmd string, err error) string {
 		return "the source is corrupt or compromised; nothing of that file was written to the destination"
 	case errors.Is(err, repotool.ErrExists) && cmd == "mirror":
 		return "the destination has other content; check it, then use --force to replace it"
+	case errors.Is(err, blobrepo.ErrUnsupported) && runtime.GOOS == "windows":
+		return "replacing files of a local directory safely needs flock(2), which Windows lacks; use a bucket (s3://, gs://, azblob://) or a Unix machine"
 	case errors.Is(err, repotool.ErrConflict):
 		return "another publisher changed the repository meanwhile; run the command again"
 	case errors.Is(err, repotool.ErrExists) && cmd == "keygen":
