@@ -324,7 +324,15 @@ func (d *segDecoder) unsort(next []uint32, counts *[256]int, origPtr int, want u
 			for i := k; i < len(out); i++ {
 				out[i] = byte(prev)
 			}
-			prev, same = -1, 0
+			// As compress/bzip2 reads it: after a count of zero the
+			// byte still counts as seen once, so "aaaa\x00aaab" is
+			// four a's, then a run of four more with a count of 'b'.
+			// (bzip2 itself starts afresh; no encoder writes this.)
+			if b == 0 {
+				same = 1
+			} else {
+				prev, same = -1, 0
+			}
 			continue
 		}
 		if int(b) == prev {

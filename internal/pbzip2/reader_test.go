@@ -173,6 +173,43 @@ func headerDeepInStream(t *testing.T) (stream, data []byte) {
 	return nil, nil
 }
 
+// rawBlockStream returns a one-block stream whose block holds the given
+// bytes after the first run-length stage, as they are, with the given CRC.
+func rawBlockStream(t *testing.T, block []byte, crc uint32) []byte {
+	t.Helper()
+	var e encoder
+	e.bw.writeBits(32, 'B'<<24|'Z'<<16|'h'<<8|'9')
+	e.block = block
+	if err := e.encodeBlock(crc); err != nil {
+		t.Fatal(err)
+	}
+	e.bw.writeBits(24, finalMagic>>24)
+	e.bw.writeBits(24, finalMagic&0xffffff)
+	e.bw.writeBits(32, crc)
+	e.bw.align()
+	return e.bw.out
+}
+
+// TestRejectsZeroRunCountMisread crafts a block where a run count of zero
+// is followed by more of the same byte ("aaaa\x00aaab"), which no encoder
+// writes and which decoders read differently: compress/bzip2 as 105 a's,
+// bzip2 as "aaaaaaab". With the CRC of either reading, Reader must return
+// exactly what compress/bzip2 returns, error included.
+func TestRejectsZeroRunCountMisread(t *testing.T) {
+	block := []byte("aaaa\x00aaab")
+	stdlib := bytes.Repeat([]byte("a"), 105)
+	other := []byte("aaaaaaab")
+	for _, data := range [][]byte{stdlib, other} {
+		stream := rawBlockStream(t, block, updateCRC(0, data))
+		for _, in := range [][]byte{stream, concat(compress(t, payload(t, 100000, 60)), stream)} {
+			err := checkLikeStdlib(t, in)
+			if (err == nil) != bytes.Equal(data, stdlib) {
+				t.Fatalf("CRC of %q: compress/bzip2 error %v", data, err)
+			}
+		}
+	}
+}
+
 // TestRejectsFalseHeader checks that a stream header pattern inside a
 // stream's data neither corrupts the output nor hides an error.
 func TestRejectsFalseHeader(t *testing.T) {
