@@ -6,6 +6,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"runtime"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -279,5 +280,62 @@ func TestSurvivesStalledInput(t *testing.T) {
 		}
 	case <-time.After(5 * time.Second):
 		t.Fatal("Close blocked on a stalled input")
+	}
+}
+
+// noProgress returns data in pieces of at most 1000 bytes, counting reads,
+// then (0, nil) for ever.
+type noProgress struct {
+	data  []byte
+	reads atomic.Int64
+}
+
+func (r *noProgress) Read(p []byte) (int, error) {
+	r.reads.Add(1)
+	n := copy(p[:min(len(p), 1000)], r.data)
+	r.data = r.data[n:]
+	return n, nil
+}
+
+// TestSurvivesInputWithoutProgress gives the Reader an input that stops
+// returning data without an error: it must fail with io.ErrNoProgress, as
+// compress/bzip2 does through bufio, rather than spin for ever.
+func TestSurvivesInputWithoutProgress(t *testing.T) {
+	data := compress(t, payload(t, 300000, 24))
+	for _, in := range [][]byte{nil, data[:len(data)/2], data} {
+		z, err := NewReader(&noProgress{data: in})
+		if err != nil {
+			t.Fatal(err)
+		}
+		done := make(chan error, 1)
+		go func() { _, err := io.Copy(io.Discard, z); done <- err }()
+		select {
+		case err := <-done:
+			if !errors.Is(err, io.ErrNoProgress) {
+				t.Errorf("%d bytes, then no progress: %v, want io.ErrNoProgress", len(in), err)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("%d bytes, then no progress: still reading after 10 s", len(in))
+		}
+		z.Close()
+	}
+}
+
+// TestReaderStopsReadingAfterClose checks that Close stops the reads of
+// the underlying reader, not only the decoding.
+func TestReaderStopsReadingAfterClose(t *testing.T) {
+	r := &noProgress{data: compress(t, payload(t, 4<<20, 25))}
+	z, err := NewReader(r, Workers(2))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.ReadFull(z, make([]byte, 1000)); err != nil {
+		t.Fatal(err)
+	}
+	z.Close()
+	after := r.reads.Load()
+	time.Sleep(100 * time.Millisecond)
+	if n := r.reads.Load() - after; n > 1 { // one Read may have been under way
+		t.Fatalf("%d reads of the input after Close returned", n)
 	}
 }

@@ -69,7 +69,8 @@ type piece struct {
 // (1 MiB each) are in memory, plus 3.6 MB of block state per worker; once
 // short streams of very compressible data decode to more than a buffer,
 // two more buffers; and once decoding is sequential, about 4 MB for
-// compress/bzip2: about 17 MiB with 2 workers, 21 MiB at most. A stream
+// compress/bzip2: at most about 10 MiB plus 5.5 MiB per worker, 21 MiB
+// with 2 workers (15 MiB of it in the usual case). A stream
 // that decodes to more than 1 MiB is decoded as the caller reads, so
 // decompression bombs are held back by the caller's own limit on how much
 // it reads.

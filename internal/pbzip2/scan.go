@@ -20,6 +20,10 @@ const (
 	// carry is how many bytes a forced cut leaves for the next segment; it
 	// exceeds the header length, so a forced cut never splits a header.
 	carry = 16
+	// maxEmptyReads is how many reads in a row may return neither data
+	// nor an error before the input fails with io.ErrNoProgress, as
+	// bufio does.
+	maxEmptyReads = 100
 	// minSegment is the shortest segment cut at a header: shorter streams
 	// share a segment. Each cut copies up to readSize bytes, so this keeps
 	// the copying linear however densely crafted input holds headers.
@@ -51,17 +55,14 @@ func findHeader(b []byte, from int) int {
 
 // A segment is a run of compressed input between two cuts.
 type segment struct {
-	buf     []byte // pooled; the segment's bytes
-	off     int64  // offset of buf[0] in the input
-	startOK bool   // starts the input or starts at a candidate header
-	endOK   bool   // ends the input or ends at a candidate header
+	buf []byte // pooled; the segment's bytes
+	off int64  // offset of buf[0] in the input
 
 	// Set when the segment is decoded speculatively; valid after done.
 	done   chan struct{}
 	out    []byte // pooled; decoded bytes (the buffer for them until done)
 	status int
 	split  int // decodedPart: the length of the streams decoded into out
-	err    error
 }
 
 const (
@@ -121,7 +122,9 @@ func (z *Reader) scan(r io.Reader) {
 	n, from, startOK := 0, z.minSeg, true
 	var base int64 // input offset of buf[0]
 	dispatch := func(end int, endOK bool) bool {
-		s := &segment{buf: buf[:end], off: base, startOK: startOK, endOK: endOK}
+		s := &segment{buf: buf[:end], off: base}
+		// Only a segment from a stream start (or the input's) to a stream
+		// start (or the input's end) can be whole streams.
 		if startOK && endOK {
 			// The output buffer is taken here, in input order, so that the
 			// segment the emitter waits for never waits for one.
@@ -142,9 +145,23 @@ func (z *Reader) scan(r io.Reader) {
 			return false
 		}
 	}
+	empty := 0 // reads in a row that returned nothing
 	for {
+		select {
+		case <-z.done: // closed: read no more
+			return
+		default:
+		}
 		m, err := r.Read(buf[n:min(n+readSize, len(buf))])
 		n += m
+		if m == 0 && err == nil {
+			// As bufio, which compress/bzip2 reads through, gives up.
+			if empty++; empty == maxEmptyReads {
+				err = io.ErrNoProgress
+			}
+		} else {
+			empty = 0
+		}
 		for {
 			p := findHeader(buf[:n], from)
 			if p < 0 && n < len(buf) {
