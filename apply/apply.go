@@ -102,7 +102,6 @@ func check(ctx context.Context, c *config, src Source) (*release.Release, error)
 	if err != nil {
 		return nil, fmt.Errorf("apply: %w", err)
 	}
-	c.logger.Debug("apply: fetching release metadata", "path", path)
 	data, err := fetchSmall(ctx, c, src, path, limits.ReleaseJSON)
 	if err != nil {
 		return nil, err

@@ -208,7 +208,10 @@ func Progress(fn func(done, total int64)) Option {
 }
 
 // StallTimeout sets how long a download may receive no data before it fails;
-// default limits.StallTimeout. It applies even when ctx has no deadline.
+// default limits.StallTimeout. It applies even when ctx has no deadline. The
+// pauses between resumptions of a cut download (limits.ResumeBackoff,
+// doubling, about 1.6 s in all) count as receiving nothing, so a bound
+// below a few seconds may report a flaky connection as a stall.
 func StallTimeout(d time.Duration) Option {
 	return func(c *config) error {
 		if d <= 0 {
