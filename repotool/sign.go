@@ -22,6 +22,10 @@ type SignConfig struct {
 	Repo              string
 	Version, OS, Arch string // which release
 	Keys              []crypto.Signer
+
+	// beforeWrite, when not nil, runs just before release.json is written:
+	// tests change it there, as another signer would.
+	beforeWrite func()
 }
 
 // SignResult says what Sign did.
@@ -113,6 +117,9 @@ func Sign(ctx context.Context, cfg SignConfig) (*SignResult, error) {
 	out, err := r.Marshal()
 	if err != nil {
 		return nil, fmt.Errorf("repotool: sign: %s", trimPrefix(err))
+	}
+	if cfg.beforeWrite != nil {
+		cfg.beforeWrite()
 	}
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("repotool: sign: %w", err)

@@ -285,8 +285,8 @@ func TestSurvivesConcurrentSign(t *testing.T) {
 }
 
 func TestSignRefusesStaleToken(t *testing.T) {
-	// The if-match condition itself: a release.json replaced after Sign
-	// read it is never overwritten.
+	// Another signer writes release.json after Sign read it: Sign must
+	// fail with ErrConflict and leave the other signature in place.
 	forEachStore(t, func(t *testing.T, repo string) {
 		ctx := t.Context()
 		bin := filepath.Join(t.TempDir(), "app")
@@ -294,22 +294,22 @@ func TestSignRefusesStaleToken(t *testing.T) {
 		if _, err := Add(ctx, AddConfig{Repo: repo, Binary: bin, Version: "1.0.0"}); err != nil {
 			t.Fatal(err)
 		}
-		s, err := openStore(ctx, repo, true, false, nil)
-		if err != nil {
-			t.Fatal(err)
+		first, second := newSigner(t, keys.Ed25519), newSigner(t, keys.Ed25519)
+		cfg := func(k crypto.Signer) SignConfig {
+			return SignConfig{Repo: repo, Version: "1.0.0", OS: "linux", Arch: "amd64", Keys: []crypto.Signer{k}}
 		}
-		defer s.Close()
-		name := "1.0.0/linux/amd64/" + release.FileName
-		data, tok, err := s.readTokened(ctx, name, 1<<20)
-		if err != nil {
-			t.Fatal(err)
+		slow := cfg(first)
+		slow.beforeWrite = func() {
+			if _, err := Sign(ctx, cfg(second)); err != nil {
+				t.Errorf("the other signer: %v", err)
+			}
 		}
-		if _, err := Sign(ctx, SignConfig{Repo: repo, Version: "1.0.0", OS: "linux", Arch: "amd64", Keys: []crypto.Signer{newSigner(t, keys.Ed25519)}}); err != nil {
-			t.Fatal(err)
+		if _, err := Sign(ctx, slow); !errors.Is(err, ErrConflict) {
+			t.Fatalf("sign over a release.json changed meanwhile: %v, want ErrConflict", err)
 		}
-		err = s.put(ctx, name, strings.NewReader(string(data)), blobrepo.PutOptions{IfMatch: tok})
-		if !errors.Is(err, ErrConflict) {
-			t.Fatalf("write with a stale token: %v, want ErrConflict", err)
+		results, err := Verify(ctx, VerifyConfig{Repo: repo, Keys: pubs(second)})
+		if err != nil || len(results) != 1 || !results[0].OK {
+			t.Fatalf("the other signer's signature was lost: %+v, %v", results, err)
 		}
 	})
 }
