@@ -18,7 +18,8 @@ import (
 // stall-body.json the headers and its first 100 bytes of 1000. For the S3
 // case it answers just enough of
 // the protocol: the one-key listing that blobrepo.Open makes, and plain
-// object GETs (path style, /BUCKET/KEY). A stalled response is held until
+// object GETs and HEADs (path style, /BUCKET/KEY); a listing of a prefix
+// starting with "stall" gets no response. A stalled response is held until
 // the client goes away, or for a minute at most.
 func stallingRepo(t *testing.T) *httptest.Server {
 	t.Helper()
@@ -30,6 +31,8 @@ func stallingRepo(t *testing.T) *httptest.Server {
 			}
 		}
 		switch {
+		case r.URL.Query().Get("list-type") == "2" && strings.HasPrefix(r.URL.Query().Get("prefix"), "stall"):
+			hold()
 		case r.URL.Query().Get("list-type") == "2":
 			w.Header().Set("Content-Type", "application/xml")
 			io.WriteString(w, `<?xml version="1.0" encoding="UTF-8"?>`+
@@ -105,6 +108,20 @@ func TestRejectsStalledRepository(t *testing.T) {
 			t.Errorf("%s: checking a payload that stalls: %v, want a *fetchError for errStalled", repo, err)
 		}
 		s.Close()
+	}
+
+	// A bucket that stalls on a HEAD (the version token every conditional
+	// write starts with) or on a listing.
+	s, err := openStore(t.Context(), "s3://stalling?endpoint="+srv.URL+"&use_path_style=true&region=us-east-1", true, false, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if _, err := s.token(t.Context(), "stall-head.json"); !errors.Is(err, errStalled) {
+		t.Errorf("token of an object whose HEAD stalls: %v, want errStalled", err)
+	}
+	if _, err := s.rd.(blobReader).list(t.Context(), "stall/"); !errors.Is(err, errStalled) {
+		t.Errorf("a listing that stalls: %v, want errStalled", err)
 	}
 }
 

@@ -180,7 +180,10 @@ func (s *repoStore) pathOf(rel string) string {
 
 // token returns the version token of the file name, or "" if it is absent.
 func (s *repoStore) token(ctx context.Context, name string) (string, error) {
-	a, err := s.st.Attributes(ctx, name)
+	g := newStallGuard(ctx)
+	a, err := s.st.Attributes(g.ctx, name)
+	err = g.explain(err)
+	g.stop()
 	if errors.Is(err, blobrepo.ErrNotFound) {
 		return "", nil
 	}
@@ -257,7 +260,8 @@ func storeMessage(err error) string {
 
 // blobReader reads a bucket. Like httpReader, it cuts a read that makes no
 // progress for limits.StallTimeout (see stallGuard): the cloud SDKs bound
-// connecting, but not a response that stops halfway.
+// connecting, but not a response that stops halfway. So do token and list;
+// uploads are not bounded so (see SECURITY.md).
 type blobReader struct{ st *blobrepo.Store }
 
 func (b blobReader) Open(ctx context.Context, name string) (io.ReadCloser, error) {
@@ -283,7 +287,14 @@ func (b blobReader) Open(ctx context.Context, name string) (io.ReadCloser, error
 
 func (b blobReader) list(ctx context.Context, prefix string) ([]string, error) {
 	var out []string
-	err := b.st.List(ctx, prefix, func(p string) error { out = append(out, p); return nil })
+	g := newStallGuard(ctx) // renewed by every name listed
+	err := b.st.List(g.ctx, prefix, func(p string) error {
+		g.timer.Reset(stallTimeout)
+		out = append(out, p)
+		return nil
+	})
+	err = g.explain(err)
+	g.stop()
 	if err != nil {
 		return nil, errorf(err, "listing %s: %s", b.st, storeMessage(err))
 	}
