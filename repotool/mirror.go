@@ -50,10 +50,10 @@ type MirrorConfig struct {
 	// Channels names the channels to copy from an HTTP(S) source, which
 	// cannot list them; a listable source copies all of its channels.
 	Channels []string
-	// CheckBinary also decompresses every payload as stored in the
-	// destination and checks the binary's hash and size, before its
-	// release.json is written (the compressed hash and size are always
-	// checked).
+	// CheckBinary also decompresses every payload while it is copied and
+	// checks the binary's hash and size, so that a payload that fails is
+	// not written (the compressed hash and size are always checked so);
+	// a payload the destination holds already is read and checked in full.
 	CheckBinary bool
 	// Force replaces files of the destination that differ from the
 	// source's (verified) ones instead of failing.

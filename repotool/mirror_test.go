@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/safeupdate/safeupdate/keys"
+	"github.com/safeupdate/safeupdate/release"
 )
 
 // fullRepo makes a directory repository with two signed releases of
@@ -298,5 +299,80 @@ func TestMirrorUpdates(t *testing.T) {
 	}
 	if got, want := files(t, dst), files(t, src); len(got) != len(want) || got["1.0.0/linux/amd64/app.bz2"] != want["1.0.0/linux/amd64/app.bz2"] {
 		t.Fatal("forced mirror differs from the source")
+	}
+}
+
+// misbuild re-signs, with k, the release.json of the release in dir of the
+// directory repository repo with a binary hash its payload does not
+// decompress to: signed, and its payload matches the compressed hash, so
+// only decompressing it (mirror --verify) tells.
+func misbuild(t *testing.T, repo, dir string, k crypto.Signer) {
+	t.Helper()
+	p := filepath.Join(repo, filepath.FromSlash(dir), release.FileName)
+	data, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := release.Parse(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Hash, r.Signatures = strings.Repeat("0", 64), nil
+	signer, err := keys.NewSigner(k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.Sign(signer); err != nil {
+		t.Fatal(err)
+	}
+	if data, err = r.Marshal(); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(p, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestRejectsMisbuiltPayloadWithVerify mirrors, with --verify, a signed
+// release whose payload does not decompress to the signed binary: nothing
+// of it may be written, neither into an empty destination nor, with
+// --force, over the good release the destination holds.
+func TestRejectsMisbuiltPayloadWithVerify(t *testing.T) {
+	k := newSigner(t, keys.Ed25519)
+	const dir = "1.0.0/linux/amd64"
+	for _, kind := range []string{"dir", "s3"} {
+		t.Run(kind, func(t *testing.T) {
+			src := releaseRepo(t, "1.0.0", k)
+			cfg := MirrorConfig{From: src, To: newRepoSpec(t, kind), Keys: pubs(k), CheckBinary: true}
+			if _, err := Mirror(t.Context(), cfg); err != nil {
+				t.Fatal(err)
+			}
+			good := readStoreFile(t, cfg.To, dir+"/app.bz2")
+
+			// Another binary under the same payload name, misbuilt.
+			bin := filepath.Join(t.TempDir(), "app")
+			writeELF(t, bin, elf.EM_X86_64, 7000)
+			if _, err := Add(t.Context(), AddConfig{Repo: src, Binary: bin, Version: "1.0.0", Keys: []crypto.Signer{k}, Force: true}); err != nil {
+				t.Fatal(err)
+			}
+			misbuild(t, src, dir, k)
+			cfg.Force = true
+			if _, err := Mirror(t.Context(), cfg); !errors.Is(err, ErrUnverified) {
+				t.Fatalf("forced mirror of a misbuilt payload: %v, want ErrUnverified", err)
+			}
+			if !bytes.Equal(readStoreFile(t, cfg.To, dir+"/app.bz2"), good) {
+				t.Error("the misbuilt payload replaced the good one")
+			}
+
+			empty := MirrorConfig{From: src, To: newRepoSpec(t, kind), Keys: pubs(k), CheckBinary: true}
+			if _, err := Mirror(t.Context(), empty); !errors.Is(err, ErrUnverified) {
+				t.Fatalf("mirror of a misbuilt payload: %v, want ErrUnverified", err)
+			}
+			for _, name := range []string{dir + "/app.bz2", dir + "/" + release.FileName} {
+				if present(t, empty.To, name) {
+					t.Errorf("%s was written", name)
+				}
+			}
+		})
 	}
 }

@@ -99,28 +99,26 @@ func (m *mirror) payload(ctx context.Context, r *release.Release, name string) e
 	}
 	defer f.Close()
 	vr := newHashCheck(io.LimitReader(f, r.CompressedSize+1), r)
+	var src io.Reader = vr
+	var bc *binaryCheck
+	if m.cfg.CheckBinary {
+		// Decompressed on the way too, so that a payload that does not
+		// decompress to the signed binary is never written either.
+		bc = newBinaryCheck(vr, r)
+		defer bc.stop()
+		src = bc
+	}
 	bar := newProgress(m.cfg.Progress, "mirroring "+name, r.CompressedSize)
-	err = m.dst.put(ctx, name, bar.Reader(vr), ifUnchanged(tok))
+	err = m.dst.put(ctx, name, bar.Reader(src), ifUnchanged(tok))
 	bar.Done(err)
 	if vr.err != nil {
 		return fmt.Errorf("%w: payload %s: %s; nothing was written", ErrUnverified, r.Binary, vr.err)
 	}
+	if bc != nil && bc.err != nil {
+		return fmt.Errorf("%w: payload %s %s; nothing was written", ErrUnverified, r.Binary, bc.err)
+	}
 	if err != nil {
 		return err
-	}
-	if m.cfg.CheckBinary {
-		if err := checkPayload(ctx, m.dst.rd, r); err != nil {
-			var unreachable *fetchError
-			if ctx.Err() != nil || errors.As(err, &unreachable) {
-				// Reading it back failed; what was written passed the
-				// signed size and hash on the way in.
-				return err
-			}
-			if tok == "" {
-				m.dst.remove(context.WithoutCancel(ctx), name)
-			}
-			return fmt.Errorf("%w: %s", ErrUnverified, err)
-		}
 	}
 	m.res.Copied = append(m.res.Copied, name)
 	return nil

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -35,13 +36,7 @@ func checkPayload(ctx context.Context, rd repoReader, r *release.Release) error 
 	zHash, zCount := sha256.New(), &countWriter{}
 	src := &errReader{r: &ctxReader{ctx: ctx, r: io.LimitReader(f, r.CompressedSize+1)}}
 	z := io.TeeReader(src, io.MultiWriter(zHash, zCount))
-	rawHash := sha256.New()
-	var n int64
-	dz, closeDz, derr := newDecompressor(r.Binary, z)
-	if derr == nil {
-		n, derr = io.Copy(rawHash, io.LimitReader(dz, r.Size+1))
-		closeDz()
-	}
+	binErr := checkBinary(z, r)
 	// Hash the whole payload even if decompression stopped early, so that
 	// a wrong payload is reported as such rather than as bad bzip2.
 	io.Copy(io.Discard, z)
@@ -59,17 +54,82 @@ func checkPayload(ctx context.Context, rd repoReader, r *release.Release) error 
 		return fmt.Errorf("payload %s is %d bytes, not compressed_size %d", r.Binary, zCount.n, r.CompressedSize)
 	case hex.EncodeToString(zHash.Sum(nil)) != r.CompressedHash:
 		return fmt.Errorf("payload %s does not match compressed_hash", r.Binary)
-	case derr != nil:
-		return fmt.Errorf("payload %s does not decompress: %v", r.Binary, derr)
-	case n > r.Size:
-		return fmt.Errorf("payload %s decompresses to more than size %d", r.Binary, r.Size)
-	case n < r.Size:
-		return fmt.Errorf("payload %s decompresses to %d bytes, not size %d", r.Binary, n, r.Size)
-	case hex.EncodeToString(rawHash.Sum(nil)) != r.Hash:
-		return fmt.Errorf("payload %s decompresses to bytes that do not match hash", r.Binary)
+	case binErr != nil:
+		return fmt.Errorf("payload %s %w", r.Binary, binErr)
 	}
 	return nil
 }
+
+// checkBinary decompresses the payload of r from z and checks the binary
+// against r's size and hash, reading at most one byte more than the size.
+func checkBinary(z io.Reader, r *release.Release) error {
+	dz, closeDz, err := newDecompressor(r.Binary, z)
+	if err != nil {
+		return fmt.Errorf("does not decompress: %v", err)
+	}
+	defer closeDz()
+	h := sha256.New()
+	n, err := io.Copy(h, io.LimitReader(dz, r.Size+1))
+	switch {
+	case err != nil:
+		return fmt.Errorf("does not decompress: %v", err)
+	case n > r.Size:
+		return fmt.Errorf("decompresses to more than size %d", r.Size)
+	case n < r.Size:
+		return fmt.Errorf("decompresses to %d bytes, not size %d", n, r.Size)
+	case hex.EncodeToString(h.Sum(nil)) != r.Hash:
+		return errors.New("decompresses to bytes that do not match hash")
+	}
+	return nil
+}
+
+// errUploadStopped ends the decompression of a binaryCheck whose upload
+// stopped before the end of the payload.
+var errUploadStopped = errors.New("the upload stopped")
+
+// binaryCheck passes a payload through while it is decompressed on another
+// goroutine, and fails the read that would end the payload (instead of
+// returning io.EOF) unless it decompresses to the signed binary, so that a
+// store, which discards an upload whose reader fails, never keeps it. Call
+// stop once the upload is over.
+type binaryCheck struct {
+	r   io.Reader
+	pw  *io.PipeWriter
+	res chan error
+	err error // why the binary was refused
+}
+
+func newBinaryCheck(r io.Reader, want *release.Release) *binaryCheck {
+	pr, pw := io.Pipe()
+	c := &binaryCheck{r: r, pw: pw, res: make(chan error, 1)}
+	go func() {
+		err := checkBinary(pr, want)
+		// Should decompression stop early, later writes fail at once
+		// rather than wait for a reader.
+		pr.CloseWithError(errUploadStopped)
+		c.res <- err
+	}()
+	return c
+}
+
+func (c *binaryCheck) Read(p []byte) (int, error) {
+	if c.err != nil {
+		return 0, c.err
+	}
+	n, err := c.r.Read(p)
+	if n > 0 {
+		c.pw.Write(p[:n]) // an error means decompression stopped; its verdict comes at the end
+	}
+	if err == io.EOF {
+		c.pw.Close()
+		if c.err = <-c.res; c.err != nil {
+			return n, c.err
+		}
+	}
+	return n, err
+}
+
+func (c *binaryCheck) stop() { c.pw.CloseWithError(errUploadStopped) }
 
 // errReader remembers the first read error other than io.EOF, so that an
 // I/O error is not mistaken for corrupt data.

@@ -28,9 +28,9 @@ Each release.json must be signed as a client requires (--root: by the release ke
 of the newest root; --key: by --threshold of the keys) and name the directory it is
 in. Its payload is streamed through a check of the signed compressed size and
 sha256, and the destination discards it unless it matches; release.json is written
-last. With --verify, each payload is also read back from the destination and
-decompressed, and the binary's size and sha256 checked, before its release.json
-is written. With --root, the roots 1.root.json up to the newest (a chain through
+last. With --verify, each payload is also decompressed as it is copied, and the
+binary's size and sha256 checked, so that a payload failing those is not written
+either. With --root, the roots 1.root.json up to the newest (a chain through
 the pinned root) and root.json are copied, then every channel, which must verify
 against the newest root's channel keys and point only at releases copied. With
 --key, roots and channels are not copied (keys cannot verify them).
