@@ -110,10 +110,9 @@ const (
 // Small files (metadata: up to 64 KiB each, 8 MiB in all) that have been
 // left unchanged for a second are served from memory, on Linux, macOS,
 // FreeBSD and NetBSD (not on Windows). A file served from memory is looked
-// at on disk again at most once a second: one stat(2) through the request
-// path must find the very same file (device and inode) with the same size,
-// modification and change time, or the file is opened and checked afresh
-// as above. So a change on disk, a swapped repository directory included,
+// at on disk again at most once a second: opening it through every check
+// above must find the very same file (device and inode) with the same size,
+// modification and change time, or it is read and checked afresh. So a change on disk, a swapped repository directory included,
 // is served within a second; until then the previous bytes, which passed
 // every check above, are served, never new ones unchecked (a file swapped
 // for a private key or a link out of dir is refused once looked at). Not
@@ -221,7 +220,7 @@ func (h *repoHandler) serve(w http.ResponseWriter, r *http.Request, now time.Tim
 		return
 	}
 	if h.cache != nil {
-		if e := h.cache.lookup(h.dir, name, now, h.recheck); e != nil {
+		if e := h.cache.lookup(name, now, h.recheck, h.version); e != nil {
 			serveFromCache(w, r, e)
 			return
 		}
@@ -264,6 +263,18 @@ func (h *repoHandler) serve(w http.ResponseWriter, r *http.Request, now time.Tim
 	}
 	setFileHeaders(w.Header(), name, fi.Size(), fi.ModTime())
 	http.ServeContent(w, r, path.Base(name), fi.ModTime(), f)
+}
+
+// version returns the version of the file name leads to, opened through
+// every check of open; the private-key check is on content, which an
+// unchanged version has not changed.
+func (h *repoHandler) version(name string) (fileVersion, bool) {
+	f, fi, err := h.open(name)
+	if err != nil {
+		return fileVersion{}, false
+	}
+	f.Close()
+	return versionOf(fi)
 }
 
 // setFileHeaders sets the headers that depend on the file name and version.

@@ -25,7 +25,7 @@ const (
 
 	// serveCacheEntryCost is what an entry is charged beyond its key and
 	// bytes, so that many empty files cannot grow the cache without bound.
-	serveCacheEntryCost = 512
+	serveCacheEntryCost = 1024
 
 	// serveCacheSettle is how long a file must have been left unchanged
 	// (by its change time) before it is cached. File system timestamps
@@ -37,9 +37,9 @@ const (
 	serveCacheSettle = time.Second
 
 	// serveCacheRecheck is how long a cached file is served without
-	// looking at the disk again. Checking costs one stat(2) through the
-	// whole request path, a tenth of what a metadata request costs, for
-	// the sake of nothing but freshness: a file changed on disk is served
+	// looking at the disk again. Checking costs an open through every
+	// check of an uncached request, but no read, for the sake of nothing
+	// but freshness: a file changed on disk is served
 	// as it now is within this bound, and until then its previous,
 	// already vetted bytes are served. Never the new bytes unchecked: a
 	// file swapped for a private key or a symbolic link out of the
@@ -61,10 +61,11 @@ type fileVersion struct {
 }
 
 // serveCache holds small files that the handler has already vetted and
-// read, keyed by the request name. An entry is served only while a
-// stat(2) of the request path, through every symbolic link, made at most
-// serveCacheRecheck ago, found the very version the entry was read at: the
-// same file, unchanged since. So a cache hit serves only bytes that the
+// read, keyed by the request name. An entry is served only while an open
+// of the request name through all of the handler's checks (containment,
+// names of the path and of where its links lead, a regular file), made at
+// most serveCacheRecheck ago, found the very version the entry was read
+// at: the same file, unchanged since. So a cache hit serves only bytes that the
 // full checks (os.Root containment, names, private keys) accepted for that
 // same request name, and that were still the content of the file the name
 // leads to a moment ago; anything else (a file replaced, rewritten,
@@ -99,10 +100,13 @@ func newServeCache() *serveCache {
 	return &serveCache{entries: make(map[string]*serveEntry)}
 }
 
-// lookup returns the entry for name if its file, reached through dir,
-// still had the version the entry was read at when last checked, at most
-// recheck before now.
-func (c *serveCache) lookup(dir, name string, now time.Time, recheck time.Duration) *serveEntry {
+// lookup returns the entry for name if its file still had the version the
+// entry was read at when last checked, at most recheck before now. current
+// reports the version of the file name leads to now, reached through every
+// check a request that is not cached passes (see repoHandler.version): a
+// stat(2) of the path alone would miss a directory above the file renamed
+// behind a symbolic link, which leaves the file itself unchanged.
+func (c *serveCache) lookup(name string, now time.Time, recheck time.Duration, current func(string) (fileVersion, bool)) *serveEntry {
 	c.mu.RLock()
 	e := c.entries[name]
 	c.mu.RUnlock()
@@ -111,10 +115,7 @@ func (c *serveCache) lookup(dir, name string, now time.Time, recheck time.Durati
 	}
 	t := now.UnixNano()
 	if t-e.checked.Load() >= int64(recheck) {
-		// The request name is clean, relative and slash-separated, and
-		// this is a Unix platform (elsewhere nothing is cached), so it
-		// is a path.
-		if v, ok := statVersion(dir + "/" + name); !ok || v != e.ver {
+		if v, ok := current(name); !ok || v != e.ver {
 			c.misses.Add(1)
 			return nil
 		}
@@ -201,7 +202,7 @@ func newServeEntry(name string, data []byte, ver fileVersion, modTime, checked t
 	return e
 }
 
-// serveEntry writes e as the response to r. A plain GET or HEAD, which is
+// serveFromCache writes e as the response to r. A plain GET or HEAD, which is
 // what clients polling for updates send, is answered straight from the
 // prepared headers; a conditional or range request goes through
 // http.ServeContent, over the cached bytes, for its full semantics.

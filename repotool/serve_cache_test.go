@@ -163,6 +163,38 @@ func TestServeRefusesCachedFileSwappedForSymlink(t *testing.T) {
 	}
 }
 
+// A directory above a cached file renamed to a refused name (hidden, or
+// out of the repository) with a symbolic link left in its place: the file
+// itself is unchanged, so only opening it through every check tells that
+// the request now leads somewhere refused. Once rechecked it is a 404.
+func TestServeRefusesCachedFileBehindMovedDir(t *testing.T) {
+	tests := []struct {
+		name string
+		to   func(repo, outside string) string
+	}{
+		{"hidden inside", func(repo, _ string) string { return filepath.Join(repo, ".old") }},
+		{"outside", func(_, outside string) string { return filepath.Join(outside, "old") }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			repo, outside := serveTestRepo(t)
+			h, base := startCachingHandler(t, repo, 0, serveTestRecheck)
+			cachedAt := time.Now()
+			serveCached(t, h, base, serveReleasePath, `{"version":"0.7.0"}`)
+
+			dir, to := filepath.Join(repo, "0.7.0"), tt.to(repo, outside)
+			if err := os.Rename(dir, to); err != nil {
+				t.Fatal(err)
+			}
+			serveSymlink(t, to, dir)
+			serveWithinRecheck(t, base, cachedAt)
+			if resp, body := serveGet(t, serveClient(), "GET", base+serveReleasePath, nil); resp.StatusCode != 404 {
+				t.Fatalf("status %d, body %q; want 404", resp.StatusCode, body)
+			}
+		})
+	}
+}
+
 // A cached file overwritten with a private key, in place or by a rename,
 // is refused once rechecked; the key is never served.
 func TestServeRefusesCachedFileReplacedByKey(t *testing.T) {

@@ -10,5 +10,3 @@ import "io/fs"
 const serveCacheSupported = false
 
 func versionOf(fs.FileInfo) (fileVersion, bool) { return fileVersion{}, false }
-
-func statVersion(string) (fileVersion, bool) { return fileVersion{}, false }

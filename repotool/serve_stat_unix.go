@@ -19,19 +19,3 @@ func versionOf(fi fs.FileInfo) (fileVersion, bool) {
 	}
 	return versionOfStat(st), true
 }
-
-// statVersion stats path, following symbolic links, with a single
-// stat(2) and without the allocations of os.Stat.
-func statVersion(path string) (fileVersion, bool) {
-	var st syscall.Stat_t
-	for {
-		err := syscall.Stat(path, &st)
-		if err == syscall.EINTR {
-			continue
-		}
-		if err != nil {
-			return fileVersion{}, false
-		}
-		return versionOfStat(&st), true
-	}
-}
