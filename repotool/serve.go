@@ -16,6 +16,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -433,8 +434,26 @@ func Serve(ctx context.Context, cfg ServeConfig, ready io.Writer) error {
 		return err
 	}
 
+	// Handlers log when they end; the request log is closed only once
+	// the last one has, which http.Server.Close does not wait for.
+	var mu sync.Mutex
+	running := 0
+	idle := sync.NewCond(&mu)
+	counted := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		running++
+		mu.Unlock()
+		defer func() {
+			mu.Lock()
+			if running--; running == 0 {
+				idle.Broadcast()
+			}
+			mu.Unlock()
+		}()
+		h.ServeHTTP(w, r)
+	})
 	srv := &http.Server{
-		Handler:           h,
+		Handler:           counted,
 		ReadHeaderTimeout: serveReadHeaderTimeout,
 		ReadTimeout:       serveReadTimeout,
 		IdleTimeout:       serveIdleTimeout,
@@ -494,5 +513,12 @@ func Serve(ctx context.Context, cfg ServeConfig, ready io.Writer) error {
 		srv.Close()
 	}
 	<-served
+	// Their connections are closed, so the handlers still running end at
+	// their next write.
+	mu.Lock()
+	for running > 0 {
+		idle.Wait()
+	}
+	mu.Unlock()
 	return nil
 }

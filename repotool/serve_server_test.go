@@ -99,7 +99,7 @@ func TestServeTLS(t *testing.T) {
 	}}}
 	if resp, err := old.Get(base + "/root.json"); err == nil {
 		resp.Body.Close()
-		t.Fatal("a TLS 1.1 serveClient was served")
+		t.Fatal("a TLS 1.1 client was served")
 	}
 }
 
@@ -163,7 +163,8 @@ func TestServeStopsOnCancel(t *testing.T) {
 	}
 }
 
-// A serveClient that stops reading a download cannot hold shutdown past its bound.
+// A client that stops reading a download cannot hold shutdown past its
+// bound, and its request is logged by the time Serve returns.
 func TestServeShutdownIsBounded(t *testing.T) {
 	if testing.Short() {
 		t.Skipf("skipped with -short: waits out the %v shutdown grace period", serveShutdownTimeout)
@@ -177,7 +178,8 @@ func TestServeShutdownIsBounded(t *testing.T) {
 		t.Fatal(err)
 	}
 	f.Close()
-	base, stop := startServe(t, ServeConfig{Dir: repo})
+	var logBuf serveLogBuffer
+	base, stop := startServe(t, ServeConfig{Dir: repo, Log: &logBuf})
 	conn, err := net.Dial("tcp", strings.TrimPrefix(base, "http://"))
 	if err != nil {
 		t.Fatal(err)
@@ -189,6 +191,15 @@ func TestServeShutdownIsBounded(t *testing.T) {
 	stop()
 	if d := time.Since(start); d > serveShutdownTimeout+3*time.Second {
 		t.Errorf("Serve took %v to return", d)
+	}
+	// The cut download is logged, and by the time Serve returns.
+	logged := logBuf.String()
+	if !strings.Contains(logged, " GET /big.bz2 200 ") {
+		t.Errorf("the cut download is not in the log when Serve returns: %q", logged)
+	}
+	time.Sleep(100 * time.Millisecond)
+	if after := logBuf.String(); after != logged {
+		t.Errorf("written to the log after Serve returned: %q", after[len(logged):])
 	}
 }
 
