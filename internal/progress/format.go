@@ -5,6 +5,7 @@ import (
 	"math"
 	"strings"
 	"time"
+	"unicode"
 	"unicode/utf8"
 )
 
@@ -89,7 +90,7 @@ func plainText(n, total int64, elapsed time.Duration) string {
 // doneText is the final line, on a terminal or not.
 func doneText(n int64, elapsed time.Duration, err error) string {
 	if err != nil {
-		return fmt.Sprintf("failed after %s in %s: %v", human(n), duration(elapsed), err)
+		return fmt.Sprintf("failed after %s in %s: %s", human(n), duration(elapsed), printable(err.Error()))
 	}
 	return fmt.Sprintf("done, %s in %s (%s)", human(n), duration(elapsed), rateText(n, elapsed))
 }
@@ -121,4 +122,17 @@ func render(label string, n, total int64, elapsed time.Duration, width int) stri
 		return string([]rune(label)[:keep]) + "... " + stats
 	}
 	return string([]rune(line)[:max(avail, 0)])
+}
+
+// printable replaces every character that is not printable (control
+// characters, escape sequences' ESC among them) with '?', so that text from
+// elsewhere (a name read from a repository, an error from a server) cannot
+// drive the terminal.
+func printable(s string) string {
+	return strings.Map(func(r rune) rune {
+		if unicode.IsPrint(r) {
+			return r
+		}
+		return '?'
+	}, s)
 }

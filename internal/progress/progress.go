@@ -7,9 +7,11 @@
 //
 // # Threat model
 //
-// The label is printed as given: callers must not pass untrusted text
-// containing terminal escape sequences. Counts are only reported, never
-// checked: a Bar bounds nothing.
+// The label and the error given to Done may hold untrusted text (names
+// read from a repository, errors from a server): every character that is
+// not printable is replaced with '?', so neither can send escape sequences
+// to the terminal. Counts are only reported, never checked: a Bar bounds
+// nothing.
 //
 // # Compatibility
 //
@@ -78,7 +80,7 @@ func New(w io.Writer, label string, total int64) *Bar {
 }
 
 func newBar(w io.Writer, label string, total int64, tty bool, width func() int, now func() time.Time) *Bar {
-	b := &Bar{w: w, label: label, total: total, tty: tty, width: width, now: now, nextPct: plainStepPct}
+	b := &Bar{w: w, label: printable(label), total: total, tty: tty, width: width, now: now, nextPct: plainStepPct}
 	b.start = now()
 	b.lastDraw = b.start
 	if w == nil {

@@ -256,3 +256,28 @@ func TestConcurrentAdd(t *testing.T) {
 		}
 	}
 }
+
+// TestRejectsEscapeSequences gives a Bar a label and an error that carry
+// terminal control sequences, as a hostile repository or server could:
+// nothing but printable characters (and the Bar's own \r and \n) may
+// reach the terminal or the log.
+func TestRejectsEscapeSequences(t *testing.T) {
+	const evil = "\x1b]0;owned\x07\x1b[2J\u009b31m"
+	for _, tty := range []bool{false, true} {
+		var out bytes.Buffer
+		clock := newClock()
+		b := newBar(&out, "app"+evil, 100, tty, fixedWidth(80), clock.now)
+		clock.advance(time.Second)
+		b.Add(50)
+		b.Done(errors.New("server says" + evil))
+		got := strings.NewReplacer("\r", "", "\n", "").Replace(out.String())
+		for _, r := range got {
+			if r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) {
+				t.Fatalf("tty %v: control character %U written: %q", tty, r, out.String())
+			}
+		}
+		if !strings.Contains(got, "app?]0;owned??[2J?31m") || !strings.Contains(got, "server says?]0;owned") {
+			t.Errorf("tty %v: label or error not shown with '?' for control characters: %q", tty, out.String())
+		}
+	}
+}
