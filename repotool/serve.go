@@ -43,8 +43,11 @@ const (
 	serveWriteStall = 60 * time.Second
 
 	// serveWritePiece is how much of a file is sent under one write
-	// deadline (see countingWriter.ReadFrom): a client must take at least
-	// this much per serveWriteStall, about 4 KiB/s, or be cut. Larger pieces
+	// deadline (see countingWriter.ReadFrom): a client must take this much
+	// per serveWriteStall or be cut. In practice it must take more: the
+	// kernel wakes a blocked send only once about a third of the socket
+	// send buffer has drained, so with Linux's default 4 MiB tcp_wmem
+	// ceiling a client below roughly 22 KiB/s can be cut. Larger pieces
 	// would save little: each costs one more sendfile(2) call and deadline.
 	serveWritePiece = 256 << 10
 
