@@ -38,7 +38,7 @@ CONNS=${CONNS:-32}
 THREADS=${THREADS:-2}
 BASELINE=${BASELINE:-}
 
-need_tools wrk:wrk nginx:nginx curl:curl
+need_tools wrk:wrk nginx:nginx curl:curl pgrep:procps
 nginx_bin=$(command -v nginx || echo /usr/sbin/nginx)
 
 own_work=
@@ -161,6 +161,8 @@ for ((r = 1; r <= RUNS; r++)); do
 			wrk -t"$THREADS" -c"$CONNS" -d"$DURATION" "${urls[$si]}${targets[$ti]}" >"$S/wrk.out"
 			c1=$(cpu_ticks "${sp[@]}")
 			if grep -q 'Non-2xx' "$S/wrk.out"; then die "${servers[$si]} answered errors: $(cat "$S/wrk.out")"; fi
+			# Timeouts and resets count against a server too: say so.
+			if grep -q 'Socket errors' "$S/wrk.out"; then say "warning: ${servers[$si]}: $(grep 'Socket errors' "$S/wrk.out")"; fi
 			rps=$(awk '/^Requests\/sec:/ { print $2 }' "$S/wrk.out")
 			mb=$(awk '/^Transfer\/sec:/ { print $2 }' "$S/wrk.out" | mbps)
 			n=$(awk '/ requests in / { print $1 }' "$S/wrk.out")

@@ -26,7 +26,8 @@ set -euo pipefail
 
 VERSITYGW_VERSION=v1.8.0
 FAKE_GCS_VERSION=v1.56.1
-# 3.36 and later need node >= 21; 3.35.0 runs on node 20 (Debian's) and newer.
+# 3.36 and later need node >= 21; 3.35.0 declares node >= 10 and is run on
+# node 20 here (Debian 12's own nodejs is 18: not tried).
 AZURITE_VERSION=3.35.0
 
 CACHE=${SAFEUPDATE_EMU_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/safeupdate-emulators}
