@@ -231,7 +231,7 @@ func TestSurvivesFailedAdd(t *testing.T) {
 		keys []crypto.Signer
 	}{
 		{"cancelled while compressing", cancelled, nil},
-		{"signer fails after the payload is written", context.Background(), []crypto.Signer{good, bad}},
+		{"signer fails before anything is uploaded", context.Background(), []crypto.Signer{good, bad}},
 	}
 	for _, tt := range tests {
 		for _, existing := range []bool{false, true} {

@@ -314,7 +314,7 @@ func TestServeCutsStalledClient(t *testing.T) {
 	}
 	f.Close()
 	var logBuf serveLogBuffer
-	h, err := newRepoHandler(repo, &lockedLog{w: &logBuf})
+	h, err := newRepoHandler(repo, &logBuf) // serveLogBuffer locks itself
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -19,9 +20,9 @@ import (
 // overrides it (the figures in the package's history are for 100 MiB).
 func benchSize() int {
 	if s := os.Getenv("PBZIP2_BENCH_MIB"); s != "" {
-		var n int
-		for _, c := range s {
-			n = n*10 + int(c-'0')
+		n, err := strconv.Atoi(s)
+		if err != nil || n <= 0 {
+			panic("PBZIP2_BENCH_MIB=" + s + ": want a positive number of MiB")
 		}
 		return n << 20
 	}

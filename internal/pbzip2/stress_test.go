@@ -163,10 +163,11 @@ func TestSurvivesShortReads(t *testing.T) {
 	}
 }
 
-// TestRejectsLostSegment checks the Reader's own accounting: segments that
-// skip or repeat input, or that do not add up to what was read, are an
-// error, never a silent end of output.
-func TestRejectsLostSegment(t *testing.T) {
+// TestTakeRefusesLostSegment checks the Reader's own accounting: segments
+// that skip or repeat input, or that do not add up to what was read, are an
+// error, never a silent end of output. (No input can cause this; it guards
+// the Reader's own invariant.)
+func TestTakeRefusesLostSegment(t *testing.T) {
 	seg := func(off, n int) *segment { return &segment{off: int64(off), buf: make([]byte, n)} }
 	tests := []struct {
 		name    string
