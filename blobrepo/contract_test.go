@@ -3,65 +3,29 @@ package blobrepo
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
 	"net/url"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/safeupdate/safeupdate/internal/storetest"
 )
 
-// backends are the stores every contract test runs against. The cloud ones
-// read the bucket URL that scripts/emulators.sh env prints.
-var backends = []struct {
-	name, env, what string
-}{
-	{"file", "", ""},
-	{"s3", "SAFEUPDATE_TEST_S3", "S3"},
-	{"gcs", "SAFEUPDATE_TEST_GCS", "GCS"},
-	{"azure", "SAFEUPDATE_TEST_AZURE", "Azure"},
-}
-
-var unsafeName = regexp.MustCompile(`[^A-Za-z0-9-]+`)
-
-// bucketURL returns the emulator bucket URL of a backend, or skips.
-func bucketURL(t *testing.T, name string) string {
-	t.Helper()
-	for _, b := range backends {
-		if b.name == name && b.env != "" {
-			u := os.Getenv(b.env)
-			if u == "" {
-				t.Skipf("%s emulator not running: start it with scripts/emulators.sh start, "+
-					`then eval "$(scripts/emulators.sh env)" (%s is not set)`, b.what, b.env)
-			}
-			return u
-		}
-	}
-	t.Fatalf("no emulator backend %q", name)
-	return ""
-}
+// backends are the stores every contract test runs against: a local
+// directory and the emulated buckets (see internal/storetest).
+var backends = []string{"file", "s3", "gcs", "azure"}
 
 // openStore opens an empty store of the named backend: a new temporary
 // directory, or a fresh random key prefix in the emulator's bucket.
 func openStore(t *testing.T, name string) *Store {
 	t.Helper()
-	var raw string
-	if name == "file" {
-		raw = fileURL(t.TempDir())
-	} else {
-		u, err := url.Parse(bucketURL(t, name))
-		if err != nil {
-			t.Fatal(err)
-		}
-		var nonce [6]byte
-		rand.Read(nonce[:])
-		u.Path = "/t/" + strings.Trim(unsafeName.ReplaceAllString(t.Name(), "-"), "-") + "-" + hex.EncodeToString(nonce[:])
-		raw = u.String()
+	raw := fileURL(t.TempDir())
+	if name != "file" {
+		raw = storetest.URL(t, name, "t")
 	}
 	s, err := Open(t.Context(), raw)
 	if err != nil {
@@ -100,13 +64,13 @@ var contract = []struct {
 
 func TestContract(t *testing.T) {
 	for _, b := range backends {
-		t.Run(b.name, func(t *testing.T) {
-			if b.env != "" {
-				bucketURL(t, b.name) // skip once, not per case
+		t.Run(b, func(t *testing.T) {
+			if b != "file" {
+				storetest.BucketURL(t, b) // skip once, not per case
 			}
 			t.Parallel()
 			for _, c := range contract {
-				t.Run(c.name, func(t *testing.T) { c.test(t, openStore(t, b.name)) })
+				t.Run(c.name, func(t *testing.T) { c.test(t, openStore(t, b)) })
 			}
 		})
 	}
@@ -378,12 +342,12 @@ func TestOpenRefuses(t *testing.T) {
 
 func TestOpenMissingBucket(t *testing.T) {
 	for _, b := range backends[1:] {
-		t.Run(b.name, func(t *testing.T) {
-			u, err := url.Parse(bucketURL(t, b.name))
+		t.Run(b, func(t *testing.T) {
+			u, err := url.Parse(storetest.BucketURL(t, b))
 			if err != nil {
 				t.Fatal(err)
 			}
-			u.Host = "no-such-bucket-" + b.name
+			u.Host = "no-such-bucket-" + b
 			s, err := Open(t.Context(), u.String())
 			if err == nil {
 				s.Close()
@@ -400,8 +364,8 @@ func TestOpenMissingBucket(t *testing.T) {
 // the upload, file:// stops before the rename.
 func TestSurvivesCancelledPut(t *testing.T) {
 	for _, b := range backends {
-		t.Run(b.name, func(t *testing.T) {
-			s := openStore(t, b.name)
+		t.Run(b, func(t *testing.T) {
+			s := openStore(t, b)
 			ctx, cancel := context.WithCancel(t.Context())
 			cancel()
 			if err := s.Put(ctx, "cancelled", bytes.NewReader(pattern(1000)), PutOptions{}); err == nil {

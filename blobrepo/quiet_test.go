@@ -5,6 +5,8 @@ import (
 	"io"
 	"os"
 	"testing"
+
+	"github.com/safeupdate/safeupdate/internal/storetest"
 )
 
 // TestBucketsWriteNothingToStderr publishes, reads, lists and deletes
@@ -15,8 +17,8 @@ import (
 // S3-compatible server). Not parallel: it swaps os.Stderr.
 func TestBucketsWriteNothingToStderr(t *testing.T) {
 	for _, b := range backends[1:] {
-		t.Run(b.name, func(t *testing.T) {
-			bucketURL(t, b.name) // skips if the emulator is not running
+		t.Run(b, func(t *testing.T) {
+			storetest.BucketURL(t, b) // skips if the emulator is not running
 			f, err := os.Create(t.TempDir() + "/stderr")
 			if err != nil {
 				t.Fatal(err)
@@ -26,7 +28,7 @@ func TestBucketsWriteNothingToStderr(t *testing.T) {
 			os.Stderr = f // before Open: the SDKs take their writer then
 			func() {
 				defer func() { os.Stderr = saved }()
-				s := openStore(t, b.name)
+				s := openStore(t, b)
 				data := pattern(100 << 10)
 				put(t, s, "1.0.0/linux/amd64/app.bz2", data, PutOptions{CreateOnly: true})
 				put(t, s, "1.0.0/linux/amd64/release.json", []byte("{}"), PutOptions{})
@@ -51,7 +53,7 @@ func TestBucketsWriteNothingToStderr(t *testing.T) {
 				t.Fatal(err)
 			}
 			if out, _ := io.ReadAll(f); len(out) > 0 {
-				t.Errorf("%s: %d bytes written to standard error:\n%s", b.name, len(out), out)
+				t.Errorf("%s: %d bytes written to standard error:\n%s", b, len(out), out)
 			}
 		})
 	}

@@ -3,16 +3,13 @@ package repotool
 import (
 	"context"
 	"crypto"
-	"crypto/rand"
 	"crypto/sha256"
 	"debug/elf"
 	"encoding/hex"
 	"errors"
 	"io"
-	"net/url"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -20,26 +17,19 @@ import (
 
 	"github.com/safeupdate/safeupdate/blobrepo"
 	"github.com/safeupdate/safeupdate/internal/limits"
+	"github.com/safeupdate/safeupdate/internal/storetest"
 	"github.com/safeupdate/safeupdate/keys"
 	"github.com/safeupdate/safeupdate/release"
 )
 
-// stores are the kinds of repository every store test runs against; the
-// cloud ones read the bucket URLs that scripts/emulators.sh env prints.
-var stores = []struct{ name, env string }{
-	{"dir", ""},
-	{"file", ""},
-	{"s3", "SAFEUPDATE_TEST_S3"},
-	{"gcs", "SAFEUPDATE_TEST_GCS"},
-	{"azure", "SAFEUPDATE_TEST_AZURE"},
-}
-
-var unsafeChars = regexp.MustCompile(`[^A-Za-z0-9-]+`)
+// stores are the kinds of repository every store test runs against: a
+// directory (plain path and file:// URL) and the emulated buckets (see
+// internal/storetest).
+var stores = []string{"dir", "file", "s3", "gcs", "azure"}
 
 // newRepoSpec returns an empty repository of the named kind: a new
-// directory (plain path, or file:// URL), or a fresh random key prefix in
-// the emulator's bucket. It skips only when the emulator's variable is
-// unset.
+// directory (plain path, or file:// URL), or a fresh key prefix of the
+// emulator's bucket, whose objects are removed when the test ends.
 func newRepoSpec(t *testing.T, kind string) string {
 	t.Helper()
 	switch kind {
@@ -48,33 +38,25 @@ func newRepoSpec(t *testing.T, kind string) string {
 	case "file":
 		return "file:///" + strings.TrimPrefix(filepath.ToSlash(t.TempDir()), "/")
 	}
-	for _, s := range stores {
-		if s.name != kind {
-			continue
-		}
-		raw := os.Getenv(s.env)
-		if raw == "" {
-			t.Skipf("%s emulator not configured (%s is unset): run scripts/emulators.sh start, then eval \"$(scripts/emulators.sh env)\"", kind, s.env)
-		}
-		u, err := url.Parse(raw)
+	repo := storetest.URL(t, kind, "repotool")
+	t.Cleanup(func() {
+		ctx := context.WithoutCancel(t.Context())
+		st, err := blobrepo.Open(ctx, repo)
 		if err != nil {
-			t.Fatal(err)
+			return
 		}
-		var nonce [6]byte
-		rand.Read(nonce[:])
-		u.Path = "/repotool/" + strings.Trim(unsafeChars.ReplaceAllString(t.Name(), "-"), "-") + "-" + hex.EncodeToString(nonce[:])
-		return u.String()
-	}
-	t.Fatalf("no store kind %q", kind)
-	return ""
+		defer st.Close()
+		st.List(ctx, "", func(p string) error { return st.Delete(ctx, p) })
+	})
+	return repo
 }
 
 // forEachStore runs test against a fresh repository of every kind.
 func forEachStore(t *testing.T, test func(t *testing.T, repo string)) {
-	for _, s := range stores {
-		t.Run(s.name, func(t *testing.T) {
+	for _, kind := range stores {
+		t.Run(kind, func(t *testing.T) {
 			t.Parallel()
-			test(t, newRepoSpec(t, s.name))
+			test(t, newRepoSpec(t, kind))
 		})
 	}
 }

@@ -3,64 +3,51 @@ package blobsource_test
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"io"
 	"net/url"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/safeupdate/safeupdate/apply/blobsource"
 	"github.com/safeupdate/safeupdate/blobrepo"
+	"github.com/safeupdate/safeupdate/internal/storetest"
 )
 
-// stores are the repositories every test runs against. The cloud ones read
-// the bucket URL that scripts/emulators.sh env prints.
-var stores = []struct{ name, env, what string }{
-	{"file", "", ""},
-	{"s3", "SAFEUPDATE_TEST_S3", "S3 (versitygw)"},
-	{"gcs", "SAFEUPDATE_TEST_GCS", "GCS (fake-gcs-server)"},
-	{"azure", "SAFEUPDATE_TEST_AZURE", "Azure (Azurite)"},
+// stores are the repositories every test runs against: a local directory,
+// and the emulated buckets (see internal/storetest).
+var stores = append([]string{"file"}, bucketNames()...)
+
+func bucketNames() []string {
+	var names []string
+	for _, b := range storetest.Buckets {
+		names = append(names, b.Name)
+	}
+	return names
 }
 
-var unsafeName = regexp.MustCompile(`[^A-Za-z0-9-]+`)
-
 // forEachStore runs test once per store, in parallel subtests named after
-// the stores. A cloud store whose emulator variable is unset is skipped.
+// the stores.
 func forEachStore(t *testing.T, test func(t *testing.T, repoURL string)) {
-	for _, st := range stores {
-		t.Run(st.name, func(t *testing.T) {
+	for _, name := range stores {
+		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			test(t, newRepoURL(t, st.name, st.env, st.what))
+			test(t, newRepoURL(t, name))
 		})
 	}
 }
 
 // newRepoURL returns the URL of a new, empty repository: a temporary
-// directory, or a fresh random key prefix in the emulator's bucket (the
-// bucket is shared, so nothing outside the prefix is ever touched).
-func newRepoURL(t *testing.T, name, env, what string) string {
+// directory, or a fresh key prefix of the emulator's bucket, removed when
+// the test ends.
+func newRepoURL(t *testing.T, name string) string {
 	t.Helper()
-	if env == "" {
+	if name == "file" {
 		return "file:///" + strings.TrimPrefix(filepath.ToSlash(t.TempDir()), "/")
 	}
-	raw := os.Getenv(env)
-	if raw == "" {
-		t.Skipf("%s emulator not configured: start it with scripts/emulators.sh start, "+
-			`then eval "$(scripts/emulators.sh env)" (%s is not set)`, what, env)
-	}
-	u, err := url.Parse(raw)
-	if err != nil {
-		t.Fatalf("%s=%q: %v", env, raw, err)
-	}
-	var nonce [6]byte
-	rand.Read(nonce[:])
-	u.Path = "/blobsource/" + strings.Trim(unsafeName.ReplaceAllString(t.Name(), "-"), "-") + "-" + hex.EncodeToString(nonce[:])
-	repoURL := u.String()
+	repoURL := storetest.URL(t, name, "blobsource")
 	t.Cleanup(func() { removePrefix(t, repoURL) })
 	return repoURL
 }

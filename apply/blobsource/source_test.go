@@ -164,9 +164,9 @@ func TestOpenRefusesBadURLs(t *testing.T) {
 }
 
 func TestOpenMissingBucket(t *testing.T) {
-	for _, st := range stores[1:] {
-		t.Run(st.name, func(t *testing.T) {
-			repoURL := newRepoURL(t, st.name, st.env, st.what)
+	for _, name := range stores[1:] {
+		t.Run(name, func(t *testing.T) {
+			repoURL := newRepoURL(t, name)
 			missing := strings.Replace(repoURL, "safeupdate-test", "safeupdate-no-such-bucket", 1)
 			src, err := blobsource.Open(t.Context(), missing)
 			if err == nil {
@@ -184,7 +184,7 @@ func TestOpenMissingBucket(t *testing.T) {
 // refusal (403) must be reported at Open, and not as a missing file, which
 // apply would take as "no such release".
 func TestOpenWithoutAccess(t *testing.T) {
-	repoURL := newRepoURL(t, stores[1].name, stores[1].env, stores[1].what)
+	repoURL := newRepoURL(t, "s3")
 	put(t, openStore(t, repoURL), "a", []byte("data"))
 	anon := repoURL + "&anonymous=true"
 	src, err := blobsource.Open(t.Context(), anon)
