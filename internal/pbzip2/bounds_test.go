@@ -162,7 +162,8 @@ func TestSurvivesDecompressionBomb(t *testing.T) {
 func TestReaderMemoryFlat(t *testing.T) {
 	in := payload(t, 16<<20, 20)
 	data := compress(t, in)
-	z, err := NewReader(bytes.NewReader(data), Workers(2))
+	src := &countingReader{r: bytes.NewReader(data)}
+	z, err := NewReader(src, Workers(2))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -170,8 +171,22 @@ func TestReaderMemoryFlat(t *testing.T) {
 	h := newHeapPeak(32)
 	buf := make([]byte, 1<<16)
 	total := 0
+	// The input read ahead of the output is bounded by the segments in
+	// flight, whatever the input's size. Writer makes one stream of each
+	// MiB of input, so the output so far, total, ends within stream
+	// total>>20, which ends where the next one starts.
+	var starts []int64
+	for p := findHeader(data, 0); p >= 0; p = findHeader(data, p+1) {
+		starts = append(starts, int64(p))
+	}
+	starts = append(starts, int64(len(data)))
+	const ahead = (2+2)*maxSegment + readSize
 	for {
 		h.sample()
+		end := starts[min(total>>20+1, len(starts)-1)]
+		if read := src.n.Load(); read > end+ahead {
+			t.Fatalf("read %d bytes of input with %d of output (its streams end at byte %d): more than %d ahead", read, total, end, ahead)
+		}
 		n, err := z.Read(buf)
 		total += n
 		if err == io.EOF {
@@ -338,4 +353,16 @@ func TestReaderStopsReadingAfterClose(t *testing.T) {
 	if n := r.reads.Load() - after; n > 1 { // one Read may have been under way
 		t.Fatalf("%d reads of the input after Close returned", n)
 	}
+}
+
+// countingReader counts the bytes read through it.
+type countingReader struct {
+	r io.Reader
+	n atomic.Int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n.Add(int64(n))
+	return n, err
 }
