@@ -342,3 +342,76 @@ func TestServeCutsStalledClient(t *testing.T) {
 		t.Errorf("no bytes went through ReadFrom; the test does not exercise the fast path")
 	}
 }
+
+// The stall bound is not a bound on the whole response: a client that keeps
+// reading, more slowly than the file could be sent, gets all of it even
+// when that takes several times the bound.
+func TestServeKeepsSlowSteadyClient(t *testing.T) {
+	repo, _ := serveTestRepo(t)
+	const size = 16 << 20
+	big := bytes.Repeat([]byte("0123456789abcdef"), size/16)
+	serveWriteFile(t, filepath.Join(repo, "big.bz2"), string(big))
+	h, err := newRepoHandler(repo, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Two seconds: the kernel wakes a blocked send only once a third of the
+	// send buffer has drained, about 1.3 MiB, so a client must take that
+	// much per bound; this one takes about 4 MiB/s, for about 4 s.
+	h.stall = 2 * time.Second
+	base, _ := startHandlerServer(t, h)
+	resp, err := serveClient().Get(base + "/big.bz2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	start := time.Now()
+	buf := make([]byte, 64<<10)
+	var got int
+	for {
+		n, err := io.ReadFull(resp.Body, buf)
+		got += n
+		if err != nil {
+			break
+		}
+		time.Sleep(15 * time.Millisecond) // about 4 MiB/s
+	}
+	if got != size {
+		t.Fatalf("a client reading steadily got %d of %d bytes in %v (stall bound %v)", got, size, time.Since(start), h.stall)
+	}
+	if d := time.Since(start); d < 3*h.stall/2 {
+		t.Logf("took only %v: the bound was hardly tested", d)
+	}
+}
+
+// A client that sends requests whose responses have no body (HEAD) and
+// reads nothing is cut after the stall bound too: the deadline is set
+// before the headers are written, not only for a body.
+func TestServeCutsClientNotReadingHeadResponses(t *testing.T) {
+	repo, _ := serveTestRepo(t)
+	h, err := newRepoHandler(repo, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.stall = 300 * time.Millisecond
+	base, _ := startHandlerServer(t, h)
+	conn, err := net.Dial("tcp", strings.TrimPrefix(base, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	conn.(*net.TCPConn).SetReadBuffer(4 << 10)
+	batch := []byte(strings.Repeat("HEAD /root.json HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n", 1000))
+	start := time.Now()
+	for time.Since(start) < 10*time.Second {
+		conn.SetWriteDeadline(time.Now().Add(time.Second))
+		if _, err := conn.Write(batch); err != nil {
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				continue // the server is not reading yet: keep the pressure
+			}
+			return // cut: the server closed the connection
+		}
+	}
+	t.Fatalf("a client reading no HEAD responses was not cut within 10s (stall bound %v)", h.stall)
+}
