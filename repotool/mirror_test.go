@@ -376,3 +376,63 @@ func TestRejectsMisbuiltPayloadWithVerify(t *testing.T) {
 		})
 	}
 }
+
+// TestMirrorUpdatesMetadata mirrors again after the source's root and
+// channel moved on: the newer root.json and channel replace the old ones
+// without --force; a channel older than the destination's is refused; and
+// a channel pointing at a release this mirror did not copy is refused.
+func TestMirrorUpdatesMetadata(t *testing.T) {
+	src, c, one := fullRepo(t)
+	ctx := t.Context()
+	dst := t.TempDir()
+	if _, err := Mirror(ctx, MirrorConfig{From: src, To: dst, Root: one}); err != nil {
+		t.Fatal(err)
+	}
+	// A rotation and a refreshed channel in the source.
+	if _, err := Rotate(ctx, RotateConfig{Repo: src, Expires: inAYear.Add(2 * time.Hour), Keys: []crypto.Signer{c.root}}); err != nil {
+		t.Fatal(err)
+	}
+	refresh := PromoteConfig{Repo: src, Channel: "stable", Refresh: true, Expires: inAWeek.Add(time.Hour), Keys: []crypto.Signer{c.channel}}
+	if _, err := Promote(ctx, refresh); err != nil {
+		t.Fatal(err)
+	}
+	res, err := Mirror(ctx, MirrorConfig{From: src, To: dst, Root: one})
+	if err != nil {
+		t.Fatalf("after a rotation and a refresh: %v", err)
+	}
+	for _, name := range []string{"3.root.json", "root.json", "channels/stable.json"} {
+		if !slices.Contains(res.Copied, name) {
+			t.Errorf("%s not copied: %+v", name, res.Copied)
+		}
+	}
+	if got, want := files(t, dst), files(t, src); got["root.json"] != want["root.json"] || got["channels/stable.json"] != want["channels/stable.json"] {
+		t.Fatal("the destination's root.json or channel is not the source's newer one")
+	}
+
+	// The destination's channel moves ahead: the source's, now older, may
+	// not replace it.
+	refresh.Repo = dst
+	if _, err := Promote(ctx, refresh); err != nil {
+		t.Fatal(err)
+	}
+	ahead := files(t, dst)["channels/stable.json"]
+	if _, err := Mirror(ctx, MirrorConfig{From: src, To: dst, Root: one}); !errors.Is(err, ErrExists) {
+		t.Fatalf("an older channel over a newer one: %v, want ErrExists", err)
+	}
+	if files(t, dst)["channels/stable.json"] != ahead {
+		t.Fatal("the older channel replaced the newer one")
+	}
+
+	// A channel pointing at a release the source no longer has.
+	addRelease(t, src, "2.0.0", elf.EM_X86_64, c.release)
+	if _, err := Promote(ctx, PromoteConfig{Repo: src, Channel: "beta", Version: "2.0.0", Expires: inAWeek, Keys: []crypto.Signer{c.channel}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.RemoveAll(filepath.Join(src, "2.0.0")); err != nil {
+		t.Fatal(err)
+	}
+	_, err = Mirror(ctx, MirrorConfig{From: src, To: t.TempDir(), Root: one})
+	if !errors.Is(err, ErrUnverified) || !strings.Contains(err.Error(), "did not copy") {
+		t.Fatalf("a channel pointing at a release not copied: %v, want ErrUnverified", err)
+	}
+}
