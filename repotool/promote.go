@@ -34,6 +34,10 @@ type PromoteConfig struct {
 	// Keys sign the channel; each must be a channel (timestamp) key of the
 	// current root, and together they must meet its threshold.
 	Keys []crypto.Signer
+
+	// beforeWrite, when not nil, runs just before the channel is written:
+	// tests change it there, as another promote would.
+	beforeWrite func()
 }
 
 // PromoteResult says what Promote wrote.
@@ -203,6 +207,9 @@ func Promote(ctx context.Context, cfg PromoteConfig) (*PromoteResult, error) {
 	out, err := ch.Marshal()
 	if err != nil {
 		return fail("%s", trimChannel(err))
+	}
+	if cfg.beforeWrite != nil {
+		cfg.beforeWrite()
 	}
 	if err := s.put(ctx, relPath, bytes.NewReader(out), ifUnchanged(tok)); err != nil {
 		if errors.Is(err, ErrExists) || errors.Is(err, ErrConflict) {

@@ -1,6 +1,7 @@
 package repotool
 
 import (
+	"bytes"
 	"context"
 	"crypto"
 	"crypto/sha256"
@@ -292,6 +293,46 @@ func TestSignRefusesStaleToken(t *testing.T) {
 		results, err := Verify(ctx, VerifyConfig{Repo: repo, Keys: pubs(second)})
 		if err != nil || len(results) != 1 || !results[0].OK {
 			t.Fatalf("the other signer's signature was lost: %+v, %v", results, err)
+		}
+	})
+}
+
+func TestRejectsConcurrentPromote(t *testing.T) {
+	// Another promote writes the channel after this one read it: this one
+	// must fail with ErrConflict and leave the other's channel in place,
+	// for a new channel (create-only) and an existing one (if-match).
+	forEachStore(t, func(t *testing.T, repo string) {
+		ctx := t.Context()
+		c := newCast(t)
+		if _, err := Init(ctx, InitConfig{Repo: repo, RootKeys: pubs(c.root), ReleaseKeys: pubs(c.release), ChannelKeys: pubs(c.channel), Expires: inAYear, Keys: []crypto.Signer{c.root}}); err != nil {
+			t.Fatal(err)
+		}
+		bin := filepath.Join(t.TempDir(), "app")
+		writeELF(t, bin, elf.EM_X86_64, 20000)
+		if _, err := Add(ctx, AddConfig{Repo: repo, Binary: bin, Version: "1.0.0", Keys: []crypto.Signer{c.release}}); err != nil {
+			t.Fatal(err)
+		}
+		for _, existing := range []bool{false, true} {
+			cfg := PromoteConfig{Repo: repo, Channel: "stable", Version: "1.0.0", Expires: inAWeek, Keys: []crypto.Signer{c.channel}}
+			if existing {
+				cfg.Version, cfg.Refresh = "", true
+			}
+			var other []byte
+			slow := cfg
+			slow.beforeWrite = func() {
+				fast := cfg
+				fast.Expires = inAWeek.Add(time.Hour)
+				if _, err := Promote(ctx, fast); err != nil {
+					t.Errorf("the other promote: %v", err)
+				}
+				other = readStoreFile(t, repo, "channels/stable.json")
+			}
+			if _, err := Promote(ctx, slow); !errors.Is(err, ErrConflict) {
+				t.Fatalf("existing channel %v: promote over a channel written meanwhile: %v, want ErrConflict", existing, err)
+			}
+			if !bytes.Equal(readStoreFile(t, repo, "channels/stable.json"), other) {
+				t.Fatalf("existing channel %v: the other promote's channel was overwritten", existing)
+			}
 		}
 	})
 }
