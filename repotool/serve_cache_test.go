@@ -105,24 +105,6 @@ func TestServeCacheSkipsUnsettledFiles(t *testing.T) {
 	}
 }
 
-func TestServeCacheFollowsReplacedDir(t *testing.T) {
-	base := t.TempDir()
-	serveWriteFile(t, filepath.Join(base, "v1/root.json"), "one")
-	serveWriteFile(t, filepath.Join(base, "v2/root.json"), "two")
-	link := filepath.Join(base, "current")
-	serveSymlink(t, "v1", link)
-	h, url := startCachingHandler(t, link, 0, 0)
-	serveCached(t, h, url, "/root.json", "one")
-	tmp := filepath.Join(base, "current.new")
-	serveSymlink(t, "v2", tmp)
-	if err := os.Rename(tmp, link); err != nil {
-		t.Fatal(err)
-	}
-	if _, body := serveGet(t, serveClient(), "GET", url+"/root.json", nil); body != "two" {
-		t.Fatalf("got %q after swap, want two", body)
-	}
-}
-
 // A cached file swapped for a symbolic link that leads outside the
 // repository, or to a hidden file or a key inside it, is refused once
 // rechecked, and its cached bytes are dropped; until then the previous,

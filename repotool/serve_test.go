@@ -343,23 +343,37 @@ func TestServeSymlinkInside(t *testing.T) {
 
 // A repository published by swapping a symbolic link to a new directory is
 // served from the new directory at once.
+// A repository published by swapping a symbolic link to it is served as
+// it now is at once: from disk, and from the cache, whose entries are then
+// rechecked at every request (recheck 0).
 func TestServeFollowsReplacedDir(t *testing.T) {
-	base := t.TempDir()
-	serveWriteFile(t, filepath.Join(base, "v1/root.json"), "one")
-	serveWriteFile(t, filepath.Join(base, "v2/root.json"), "two")
-	link := filepath.Join(base, "current")
-	serveSymlink(t, "v1", link)
-	url, _ := startServe(t, ServeConfig{Dir: link})
-	if _, body := serveGet(t, serveClient(), "GET", url+"/root.json", nil); body != "one" {
-		t.Fatalf("got %q, want one", body)
-	}
-	tmp := filepath.Join(base, "current.new")
-	serveSymlink(t, "v2", tmp)
-	if err := os.Rename(tmp, link); err != nil {
-		t.Fatal(err)
-	}
-	if _, body := serveGet(t, serveClient(), "GET", url+"/root.json", nil); body != "two" {
-		t.Fatalf("got %q after swap, want two", body)
+	for _, cached := range []bool{false, true} {
+		t.Run(map[bool]string{false: "uncached", true: "cached"}[cached], func(t *testing.T) {
+			base := t.TempDir()
+			serveWriteFile(t, filepath.Join(base, "v1/root.json"), "one")
+			serveWriteFile(t, filepath.Join(base, "v2/root.json"), "two")
+			link := filepath.Join(base, "current")
+			serveSymlink(t, "v1", link)
+			var url string
+			if cached {
+				var h *repoHandler
+				h, url = startCachingHandler(t, link, 0, 0)
+				serveCached(t, h, url, "/root.json", "one")
+			} else {
+				url, _ = startServe(t, ServeConfig{Dir: link})
+				if _, body := serveGet(t, serveClient(), "GET", url+"/root.json", nil); body != "one" {
+					t.Fatalf("got %q, want one", body)
+				}
+			}
+			tmp := filepath.Join(base, "current.new")
+			serveSymlink(t, "v2", tmp)
+			if err := os.Rename(tmp, link); err != nil {
+				t.Fatal(err)
+			}
+			if _, body := serveGet(t, serveClient(), "GET", url+"/root.json", nil); body != "two" {
+				t.Fatalf("got %q after swap, want two", body)
+			}
+		})
 	}
 }
 
