@@ -104,7 +104,7 @@ func TestRejectsTamperedPayload(t *testing.T) {
 	}{
 		{"other binary", func(t *testing.T, f *fixture) []byte {
 			// Smaller, so that it is not also longer than signed.
-			z, err := bzip2Data(binary("6.6.6", len(f.bin)/4), "-9")
+			z, err := bzip2Data(t, binary("6.6.6", len(f.bin)/4), "-9")
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -207,7 +207,7 @@ func TestRejectsDecompressionBomb(t *testing.T) {
 	f := newFixture(t)
 	// 64 MiB of zeros compress to a few dozen bytes; the release claims a
 	// small size, and is validly signed for exactly these compressed bytes.
-	bomb, err := bzip2Data(make([]byte, 64<<20), "-9")
+	bomb, err := bzip2Data(t, make([]byte, 64<<20), "-9")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -112,7 +112,7 @@ func TestRejectsTamperedZstd(t *testing.T) {
 			return z, z
 		}, "binary"},
 		{"signed bzip2 bytes named .zst", func(t *testing.T, bin []byte) ([]byte, []byte) {
-			z, err := bzip2Data(bin, "-9")
+			z, err := bzip2Data(t, bin, "-9")
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -169,7 +169,7 @@ func TestRejectsUnknownPayloadFormat(t *testing.T) {
 	for _, name := range []string{"app", "app.gz", "app.xz", "app.bz2.exe", "app.zstd", "app.BZ2"} {
 		t.Run(name, func(t *testing.T) {
 			f := newFixture(t)
-			z, err := bzip2Data(f.bin, "-9")
+			z, err := bzip2Data(t, f.bin, "-9")
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/safeupdate/safeupdate/apply"
+	"github.com/safeupdate/safeupdate/internal/testprog"
 )
 
 // mountTmpfs mounts a new tmpfs with options at a new directory until the
@@ -19,12 +20,13 @@ func mountTmpfs(t *testing.T, options string) string {
 	if os.Geteuid() != 0 {
 		t.Skip("mounting a tmpfs needs root")
 	}
+	mount, umount := testprog.Path(t, "mount"), testprog.Path(t, "umount")
 	dir := t.TempDir()
-	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", options, "tmpfs", dir).CombinedOutput(); err != nil {
+	if out, err := exec.Command(mount, "-t", "tmpfs", "-o", options, "tmpfs", dir).CombinedOutput(); err != nil {
 		t.Skipf("cannot mount a tmpfs: %v: %s", err, out)
 	}
 	t.Cleanup(func() {
-		if out, err := exec.Command("umount", dir).CombinedOutput(); err != nil {
+		if out, err := exec.Command(umount, dir).CombinedOutput(); err != nil {
 			t.Errorf("umount %s: %v: %s", dir, err, out)
 		}
 	})
@@ -91,7 +93,7 @@ func TestSurvivesReadOnlyTargetDir(t *testing.T) {
 	if os.Geteuid() == 0 {
 		// Root writes whatever the mode bits say: use a read-only mount.
 		f.moveTarget(t, mountTmpfs(t, "size=1m"))
-		if out, err := exec.Command("mount", "-o", "remount,ro", f.dir).CombinedOutput(); err != nil {
+		if out, err := exec.Command(testprog.Path(t, "mount"), "-o", "remount,ro", f.dir).CombinedOutput(); err != nil {
 			t.Fatalf("remount read-only: %v: %s", err, out)
 		}
 	} else {
@@ -120,11 +122,12 @@ func TestSurvivesImmutableTarget(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("chattr +i needs root")
 	}
+	chattr := testprog.Path(t, "chattr")
 	f := newFixture(t)
-	if out, err := exec.Command("chattr", "+i", f.target).CombinedOutput(); err != nil {
+	if out, err := exec.Command(chattr, "+i", f.target).CombinedOutput(); err != nil {
 		t.Skipf("chattr +i: %v: %s", err, out)
 	}
-	t.Cleanup(func() { exec.Command("chattr", "-i", f.target).Run() })
+	t.Cleanup(func() { exec.Command(chattr, "-i", f.target).Run() })
 	before := listDir(t, f.dir)
 	err := apply.Apply(t.Context(), f.opts()...)
 	if err == nil || !strings.Contains(err.Error(), f.target+" is immutable") || !strings.Contains(err.Error(), "chattr -i") {
@@ -158,10 +161,7 @@ func TestSurvivesUnwritableTargetFile(t *testing.T) {
 // process replacing its own executable.
 func TestSurvivesBusyTarget(t *testing.T) {
 	f := newFixture(t)
-	sleep, err := exec.LookPath("sleep")
-	if err != nil {
-		t.Skip("no sleep program to run as the target")
-	}
+	sleep := testprog.Path(t, "sleep")
 	old, err := os.ReadFile(sleep)
 	if err != nil {
 		t.Fatal(err)

@@ -20,6 +20,8 @@ import (
 	"time"
 
 	"github.com/safeupdate/safeupdate/apply"
+	"github.com/safeupdate/safeupdate/internal/pbzip2"
+	"github.com/safeupdate/safeupdate/internal/testprog"
 	"github.com/safeupdate/safeupdate/keys"
 	"github.com/safeupdate/safeupdate/release"
 )
@@ -48,9 +50,11 @@ func generateKey() (testKey, error) {
 	return testKey{priv: priv, pub: pub}, err
 }
 
-// bzip2Data compresses data with the real bzip2 program.
-func bzip2Data(data []byte, level string) ([]byte, error) {
-	cmd := exec.Command("bzip2", "-c", level)
+// bzip2Data compresses data with the real bzip2 program, for the tests
+// that check what the client makes of its output.
+func bzip2Data(t testing.TB, data []byte, level string) ([]byte, error) {
+	t.Helper()
+	cmd := exec.Command(testprog.Path(t, "bzip2"), "-c", level)
 	cmd.Stdin = bytes.NewReader(data)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
@@ -59,6 +63,23 @@ func bzip2Data(data []byte, level string) ([]byte, error) {
 		return nil, fmt.Errorf("bzip2: %v: %s", err, stderr.Bytes())
 	}
 	return out, nil
+}
+
+// compressBzip2 compresses data as repotool add does (internal/pbzip2),
+// so that fixtures need no program the machine may lack.
+func compressBzip2(data []byte) ([]byte, error) {
+	var b bytes.Buffer
+	w, err := pbzip2.NewWriter(&b)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := w.Write(data); err != nil {
+		return nil, err
+	}
+	if err := w.Close(); err != nil {
+		return nil, err
+	}
+	return b.Bytes(), nil
 }
 
 func hexSHA256(b []byte) string {
@@ -83,7 +104,7 @@ func signRelease(rel *release.Release, signers ...testKey) error {
 // publishTo writes a release of bin into the repository in dir: the bzip2
 // payload and a release.json signed by signers.
 func publishTo(dir, version, goos, goarch string, bin []byte, signers ...testKey) (*release.Release, error) {
-	z, err := bzip2Data(bin, "-9")
+	z, err := compressBzip2(bin)
 	if err != nil {
 		return nil, err
 	}

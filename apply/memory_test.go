@@ -49,7 +49,7 @@ func TestApplyMemoryStaysFlat(t *testing.T) {
 	chunk = chunk[:chunkSize]
 	// Compress once; bzip2 streams concatenate into one valid bzip2 file
 	// that decompresses to the chunk repeated.
-	z, err := bzip2Data(chunk, "-1")
+	z, err := bzip2Data(t, chunk, "-1")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,6 +11,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/safeupdate/safeupdate/apply"
+	"github.com/safeupdate/safeupdate/internal/testprog"
 )
 
 // The new binary gets the target's owner, mode (set-user-ID included),
@@ -41,17 +42,11 @@ func TestApplyKeepsOwnerModeAndXattrs(t *testing.T) {
 	} else {
 		t.Logf("cannot set an SELinux label here: %v", err)
 	}
-	setcap, err := exec.LookPath("setcap")
-	switch {
-	case !root:
+	if !root {
 		t.Log("not root: file capabilities not tested")
-	case err != nil:
-		t.Log("no setcap (Debian: libcap2-bin): file capabilities not tested")
-	default:
-		if out, err := exec.Command(setcap, "cap_net_bind_service+ep", f.target).CombinedOutput(); err != nil {
-			t.Logf("setcap: %v: %s: file capabilities not tested", err, out)
-			break
-		}
+	} else if out, err := exec.Command(testprog.Path(t, "setcap"), "cap_net_bind_service+ep", f.target).CombinedOutput(); err != nil {
+		t.Logf("setcap: %v: %s: file capabilities not tested", err, out)
+	} else {
 		want["security.capability"] = xattr(t, f.target, "security.capability")
 	}
 	before, err := os.Stat(f.target)
@@ -80,7 +75,7 @@ func TestApplyKeepsOwnerModeAndXattrs(t *testing.T) {
 		}
 	}
 	if _, ok := want["security.capability"]; ok {
-		out, err := exec.Command("getcap", f.target).Output()
+		out, err := exec.Command(testprog.Path(t, "getcap"), f.target).Output()
 		if err != nil || !strings.Contains(string(out), "cap_net_bind_service=ep") {
 			t.Errorf("getcap: %q, %v", out, err)
 		}

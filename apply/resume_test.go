@@ -114,7 +114,7 @@ func bigFixture(t *testing.T) (*fixture, []byte) {
 	f := newFixture(t)
 	f.bin = binary("2.0.0", 1<<20)
 	f.rel = f.repo.publish(t, "2.0.0", "linux", "amd64", f.bin, f.key)
-	z, err := bzip2Data(f.bin, "-9")
+	z, err := compressBzip2(f.bin)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -22,6 +22,7 @@ import (
 	"github.com/theupdateframework/go-tuf/v2/metadata"
 
 	"github.com/safeupdate/safeupdate/internal/limits"
+	"github.com/safeupdate/safeupdate/internal/testprog"
 	"github.com/safeupdate/safeupdate/keys"
 )
 
@@ -30,7 +31,7 @@ var allTypes = []keys.Type{keys.Ed25519, keys.ECDSAP256}
 // openssl runs the real openssl binary in dir and returns its stdout.
 func openssl(t *testing.T, dir string, args ...string) []byte {
 	t.Helper()
-	cmd := execOpenSSL(dir, args...)
+	cmd := execOpenSSL(t, dir, args...)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()
@@ -40,8 +41,9 @@ func openssl(t *testing.T, dir string, args ...string) []byte {
 	return out
 }
 
-func execOpenSSL(dir string, args ...string) *exec.Cmd {
-	cmd := exec.Command("openssl", args...)
+func execOpenSSL(t *testing.T, dir string, args ...string) *exec.Cmd {
+	t.Helper()
+	cmd := exec.Command(testprog.Path(t, "openssl"), args...)
 	cmd.Dir = dir
 	return cmd
 }

@@ -204,7 +204,7 @@ func TestParsesOpenSSLKeys(t *testing.T) {
 				t.Fatal(err)
 			}
 			writeFile(t, dir, "other.sig", other)
-			if err := opensslVerifyErr(dir, tc.typ, "other.sig"); err == nil {
+			if err := opensslVerifyErr(t, dir, tc.typ, "other.sig"); err == nil {
 				t.Fatal("openssl accepted a signature over other bytes: the test cannot fail")
 			}
 		})
@@ -226,8 +226,8 @@ func opensslVerify(t *testing.T, dir string, typ keys.Type, sigFile string) {
 	}
 }
 
-func opensslVerifyErr(dir string, typ keys.Type, sigFile string) error {
-	cmd := execOpenSSL(dir, opensslVerifyArgs(typ, sigFile)...)
+func opensslVerifyErr(t *testing.T, dir string, typ keys.Type, sigFile string) error {
+	cmd := execOpenSSL(t, dir, opensslVerifyArgs(typ, sigFile)...)
 	return cmd.Run()
 }
 

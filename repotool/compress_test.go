@@ -17,6 +17,7 @@ import (
 
 	"github.com/klauspost/compress/zstd"
 
+	"github.com/safeupdate/safeupdate/internal/testprog"
 	"github.com/safeupdate/safeupdate/release"
 )
 
@@ -80,25 +81,19 @@ func compressToFile(t *testing.T, data []byte, kind string) ([]byte, *release.Re
 
 func TestCompressRoundTrips(t *testing.T) {
 	data := executables(t, 5<<19) // 2.5 MiB: three bzip2 streams
-	bzip2CLI, err := exec.LookPath("bzip2")
-	if err != nil {
-		t.Fatalf("the bzip2 program is needed to check payloads: %v", err)
-	}
+	// A decoder is a program (prog, run with args) or in-process (decode).
 	type decoder struct {
 		name   string
+		prog   string
+		args   []string
 		decode func(z []byte) ([]byte, error)
 	}
-	run := func(z []byte, name string, arg ...string) ([]byte, error) {
-		cmd := exec.Command(name, arg...)
-		cmd.Stdin = bytes.NewReader(z)
-		return cmd.Output()
-	}
 	bzip2Decoders := []decoder{
-		{"bzip2 -d", func(z []byte) ([]byte, error) { return run(z, bzip2CLI, "-d", "-c") }},
-		{"compress/bzip2", func(z []byte) ([]byte, error) { return io.ReadAll(bzip2.NewReader(bytes.NewReader(z))) }},
+		{name: "bzip2 -d", prog: "bzip2", args: []string{"-d", "-c"}},
+		{name: "compress/bzip2", decode: func(z []byte) ([]byte, error) { return io.ReadAll(bzip2.NewReader(bytes.NewReader(z))) }},
 	}
 	zstdDecoders := []decoder{
-		{"klauspost zstd, 8 MiB window", func(z []byte) ([]byte, error) {
+		{name: "klauspost zstd, 8 MiB window", decode: func(z []byte) ([]byte, error) {
 			d, err := zstd.NewReader(bytes.NewReader(z), zstd.WithDecoderMaxWindow(8<<20), zstd.WithDecoderConcurrency(1))
 			if err != nil {
 				return nil, err
@@ -106,11 +101,7 @@ func TestCompressRoundTrips(t *testing.T) {
 			defer d.Close()
 			return io.ReadAll(d)
 		}},
-	}
-	if zstdCLI, err := exec.LookPath("zstd"); err == nil { // not required: klauspost's decoder is the client's
-		zstdDecoders = append(zstdDecoders, decoder{"zstd -d --memory=8MB", func(z []byte) ([]byte, error) {
-			return run(z, zstdCLI, "-d", "-c", "--memory=8MB")
-		}})
+		{name: "zstd -d --memory=8MB", prog: "zstd", args: []string{"-d", "-c", "--memory=8MB"}},
 	}
 	payloads := map[string][]byte{}
 	for _, tc := range []struct {
@@ -130,10 +121,21 @@ func TestCompressRoundTrips(t *testing.T) {
 				t.Errorf("%d bytes compressed to %d: hardly compressed", len(data), len(z))
 			}
 			for _, d := range tc.decoders {
-				got, err := d.decode(z)
-				if err != nil || !bytes.Equal(got, data) {
-					t.Errorf("%s: %d bytes (want %d), equal %v, err %v", d.name, len(got), len(data), bytes.Equal(got, data), err)
-				}
+				t.Run(d.name, func(t *testing.T) {
+					decode := d.decode
+					if d.prog != "" {
+						path := testprog.Path(t, d.prog)
+						decode = func(z []byte) ([]byte, error) {
+							cmd := exec.Command(path, d.args...)
+							cmd.Stdin = bytes.NewReader(z)
+							return cmd.Output()
+						}
+					}
+					got, err := decode(z)
+					if err != nil || !bytes.Equal(got, data) {
+						t.Errorf("%d bytes (want %d), equal %v, err %v", len(got), len(data), bytes.Equal(got, data), err)
+					}
+				})
 			}
 			t.Logf("%d -> %d bytes", len(data), len(z))
 		})

@@ -17,6 +17,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/safeupdate/safeupdate/internal/testprog"
 )
 
 const serveSecret = "TOP SECRET outside the repository"
@@ -447,7 +449,7 @@ func TestServeRefusesWindowsAliases(t *testing.T) {
 // reading would block until a writer comes).
 func TestServeRefusesFIFO(t *testing.T) {
 	repo, _ := serveTestRepo(t)
-	if err := exec.Command("mkfifo", filepath.Join(repo, "pipe.bin")).Run(); err != nil {
+	if err := exec.Command(testprog.Path(t, "mkfifo"), filepath.Join(repo, "pipe.bin")).Run(); err != nil {
 		t.Skipf("mkfifo: %v", err)
 	}
 	base, _ := startServe(t, ServeConfig{Dir: repo})

@@ -41,6 +41,7 @@ func TestScripts(t *testing.T) {
 			"replace":   cmdReplace,
 			"waitready": cmdWaitready,
 			"httpget":   cmdHTTPGet,
+			"sleep":     cmdSleep,
 		},
 	})
 }
@@ -65,6 +66,16 @@ func setup(env *testscript.Env) error {
 	env.Setenv("CGO_ENABLED", "0")
 	env.Setenv("HOSTPLATFORM", runtime.GOOS+"/"+runtime.GOARCH)
 	return nil
+}
+
+// sleep DURATION waits, so that a script needs no sleep program.
+func cmdSleep(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 1 {
+		ts.Fatalf("usage: sleep duration")
+	}
+	d, err := time.ParseDuration(args[0])
+	ts.Check(err)
+	time.Sleep(d)
 }
 
 // exitcode N PROG ARGS... runs PROG and checks that it exits with status N,

@@ -10,6 +10,8 @@ import (
 	"os"
 	"os/exec"
 	"testing"
+
+	"github.com/safeupdate/safeupdate/internal/testprog"
 )
 
 // withLimits shrinks the Reader's segments and per-segment output so that
@@ -124,13 +126,13 @@ func checkLikeStdlibLimit(t testing.TB, data []byte, limit int64) error {
 // program runs an external program with stdin and returns its stdout.
 func program(t testing.TB, stdin []byte, name string, args ...string) []byte {
 	t.Helper()
-	cmd := exec.Command(name, args...)
+	cmd := exec.Command(testprog.Path(t, name), args...)
 	cmd.Stdin = bytes.NewReader(stdin)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()
 	if err != nil {
-		t.Fatalf("%s %v: %v: %s (the %s program is required)", name, args, err, stderr.Bytes(), name)
+		t.Fatalf("%s %v: %v: %s", name, args, err, stderr.Bytes())
 	}
 	return out
 }

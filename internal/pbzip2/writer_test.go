@@ -75,9 +75,11 @@ func TestWriterRoundTrip(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			z := compress(t, tt.in)
 			for _, prog := range []string{"bzip2", "lbzip2"} {
-				if got := program(t, z, prog, "-dc"); !bytes.Equal(got, tt.in) {
-					t.Fatalf("%s -d: got %d bytes, want %d", prog, len(got), len(tt.in))
-				}
+				t.Run(prog, func(t *testing.T) {
+					if got := program(t, z, prog, "-dc"); !bytes.Equal(got, tt.in) {
+						t.Fatalf("%s -d: got %d bytes, want %d", prog, len(got), len(tt.in))
+					}
+				})
 			}
 			got, err := stdlibDecode(z)
 			if err != nil || !bytes.Equal(got, tt.in) {
