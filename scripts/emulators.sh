@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# emulators.sh start|stop|status|env
+# emulators.sh install|start|stop|status|env
 #
 # Installs (when missing) and runs the three cloud object store emulators that
 # the blob store tests use, on 127.0.0.1 only:
@@ -8,6 +8,7 @@
 #   Azure  Azurite, blob service only, in memory, telemetry disabled
 # Each gets one empty bucket (container) named safeupdate-test.
 #
+#   install install what is missing (all three side by side), start nothing
 #   start   install what is missing, start what is not running, wait until each
 #           answers HTTP (bounded), create the buckets; idempotent. On
 #           failure it prints the emulator's log; run stop to clean up.
@@ -74,7 +75,7 @@ go_install() { # name module version
 	mkdir -p "$CACHE/bin"
 	# Outside any module, with no inherited flags: the project's go.mod and
 	# GOFLAGS must not change how the emulator builds.
-	(cd "$CACHE" && GOBIN=$CACHE/bin GOFLAGS='' CGO_ENABLED=0 go install "$2@$3") ||
+	(cd "$CACHE" && GOBIN=$CACHE/bin GOFLAGS='' CGO_ENABLED=0 go install -trimpath -ldflags='-s -w' "$2@$3") ||
 		die "go install $2@$3 failed"
 	echo "$3" >"$stamp"
 	say "installed $1 in $((SECONDS - t0))s"
@@ -100,19 +101,22 @@ npm_install_azurite() {
 install_all() {
 	command -v node >/dev/null ||
 		die "node is not on PATH: Azurite runs on node (apt-get install nodejs npm)"
-	local npm_pid=
+	local pids=() pid rc=0
 	if ! azurite_installed; then
 		command -v npm >/dev/null ||
 			die "npm is not on PATH: Azurite is installed with npm (apt-get install npm)"
-		# npm waits on the network while go compiles: run them side by side.
 		npm_install_azurite &
-		npm_pid=$!
+		pids+=($!)
 	fi
-	go_install versitygw github.com/versity/versitygw/cmd/versitygw "$VERSITYGW_VERSION"
-	go_install fake-gcs-server github.com/fsouza/fake-gcs-server "$FAKE_GCS_VERSION"
-	if [ -n "$npm_pid" ]; then
-		wait "$npm_pid" || die "installing azurite failed (see above)"
-	fi
+	# Side by side: each waits on downloads while another compiles.
+	go_install versitygw github.com/versity/versitygw/cmd/versitygw "$VERSITYGW_VERSION" &
+	pids+=($!)
+	go_install fake-gcs-server github.com/fsouza/fake-gcs-server "$FAKE_GCS_VERSION" &
+	pids+=($!)
+	for pid in "${pids[@]}"; do
+		wait "$pid" || rc=1
+	done
+	((rc == 0)) || die "installing the emulators failed (see above)"
 }
 
 # --- processes ---------------------------------------------------------------
@@ -310,12 +314,13 @@ EOF
 
 main() {
 	case ${1:-} in
+	install) install_all ;;
 	start) start ;;
 	stop) stop ;;
 	status) status ;;
 	env) print_env ;;
 	*)
-		echo "usage: $0 start|stop|status|env" >&2
+		echo "usage: $0 install|start|stop|status|env" >&2
 		exit 2
 		;;
 	esac
