@@ -32,9 +32,13 @@ func ExampleRotate() {
 	rootKey, releaseKey, channelKey, nextReleaseKey := newKey(), newKey(), newKey(), newKey()
 	ctx := context.Background()
 	repo := filepath.Join(dir, "repo")
+	// The publisher's own record of the trust root, kept beside the keys:
+	// Rotate and Promote check the repository against it.
+	pin := filepath.Join(dir, "pin")
 
 	_, err = repotool.Init(ctx, repotool.InitConfig{
 		Repo:        repo,
+		Pin:         pin,
 		RootKeys:    []crypto.PublicKey{rootKey.Public()},
 		ReleaseKeys: []crypto.PublicKey{releaseKey.Public()},
 		ChannelKeys: []crypto.PublicKey{channelKey.Public()},
@@ -53,7 +57,7 @@ func ExampleRotate() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	_, err = repotool.Promote(ctx, repotool.PromoteConfig{Repo: repo, Channel: "stable", Version: "1.0.0",
+	_, err = repotool.Promote(ctx, repotool.PromoteConfig{Repo: repo, Pin: pin, Channel: "stable", Version: "1.0.0",
 		Expires: time.Now().AddDate(0, 0, 7), Keys: []crypto.Signer{channelKey}})
 	if err != nil {
 		log.Fatal(err)
@@ -61,6 +65,7 @@ func ExampleRotate() {
 	id, _ := keys.ID(releaseKey.Public())
 	rotated, err := repotool.Rotate(ctx, repotool.RotateConfig{
 		Repo:              repo,
+		Pin:               pin,
 		AddReleaseKeys:    []crypto.PublicKey{nextReleaseKey.Public()},
 		RemoveReleaseKeys: []string{id},
 		Keys:              []crypto.Signer{rootKey},

@@ -3,8 +3,11 @@ package repotool
 import (
 	"context"
 	"crypto"
+	"crypto/sha256"
 	"debug/elf"
 	"encoding/binary"
+	"encoding/hex"
+	"fmt"
 	"io/fs"
 	"math/rand/v2"
 	"os"
@@ -87,4 +90,38 @@ func pubs(signers ...crypto.Signer) []crypto.PublicKey {
 		out = append(out, s.Public())
 	}
 	return out
+}
+
+// pinBase holds the test publisher's pin directories, one per repository.
+var pinBase string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "repotool-pins-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	pinBase = dir
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// pinFor is the test publisher's pin directory for repo: Init records the
+// root there, and Rotate, SignRoot and Promote check repo against it.
+func pinFor(repo string) string {
+	sum := sha256.Sum256([]byte(repo))
+	return filepath.Join(pinBase, hex.EncodeToString(sum[:8]))
+}
+
+// pinRoot pins data, a root the test trusts, as the publisher's root for
+// repo, as a publisher copies in a root it verified.
+func pinRoot(t *testing.T, repo string, data []byte) {
+	t.Helper()
+	if err := os.MkdirAll(pinFor(repo), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(pinFor(repo), "root.json"), data, 0o600); err != nil {
+		t.Fatal(err)
+	}
 }

@@ -29,10 +29,10 @@ func fullRepo(t *testing.T) (string, cast, []byte) {
 	addRelease(t, repo, "1.0.0", elf.EM_AARCH64, c.release)
 	initRepo(t, repo, c)
 	ctx := context.Background()
-	if _, err := Rotate(ctx, RotateConfig{Repo: repo, Expires: inAYear.Add(time.Hour), Keys: []crypto.Signer{c.root}}); err != nil {
+	if _, err := Rotate(ctx, RotateConfig{Repo: repo, Pin: pinFor(repo), Expires: inAYear.Add(time.Hour), Keys: []crypto.Signer{c.root}}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := Promote(ctx, PromoteConfig{Repo: repo, Channel: "stable", Version: "1.0.0", Expires: inAWeek, Keys: []crypto.Signer{c.channel}}); err != nil {
+	if _, err := Promote(ctx, PromoteConfig{Repo: repo, Pin: pinFor(repo), Channel: "stable", Version: "1.0.0", Expires: inAWeek, Keys: []crypto.Signer{c.channel}}); err != nil {
 		t.Fatal(err)
 	}
 	one, err := os.ReadFile(filepath.Join(repo, "1.root.json"))
@@ -389,10 +389,10 @@ func TestMirrorUpdatesMetadata(t *testing.T) {
 		t.Fatal(err)
 	}
 	// A rotation and a refreshed channel in the source.
-	if _, err := Rotate(ctx, RotateConfig{Repo: src, Expires: inAYear.Add(2 * time.Hour), Keys: []crypto.Signer{c.root}}); err != nil {
+	if _, err := Rotate(ctx, RotateConfig{Repo: src, Pin: pinFor(src), Expires: inAYear.Add(2 * time.Hour), Keys: []crypto.Signer{c.root}}); err != nil {
 		t.Fatal(err)
 	}
-	refresh := PromoteConfig{Repo: src, Channel: "stable", Refresh: true, Expires: inAWeek.Add(time.Hour), Keys: []crypto.Signer{c.channel}}
+	refresh := PromoteConfig{Repo: src, Pin: pinFor(src), Channel: "stable", Refresh: true, Expires: inAWeek.Add(time.Hour), Keys: []crypto.Signer{c.channel}}
 	if _, err := Promote(ctx, refresh); err != nil {
 		t.Fatal(err)
 	}
@@ -411,7 +411,8 @@ func TestMirrorUpdatesMetadata(t *testing.T) {
 
 	// The destination's channel moves ahead: the source's, now older, may
 	// not replace it.
-	refresh.Repo = dst
+	refresh.Repo, refresh.Pin = dst, pinFor(dst)
+	pinRoot(t, dst, one)
 	if _, err := Promote(ctx, refresh); err != nil {
 		t.Fatal(err)
 	}
@@ -425,7 +426,7 @@ func TestMirrorUpdatesMetadata(t *testing.T) {
 
 	// A channel pointing at a release the source no longer has.
 	addRelease(t, src, "2.0.0", elf.EM_X86_64, c.release)
-	if _, err := Promote(ctx, PromoteConfig{Repo: src, Channel: "beta", Version: "2.0.0", Expires: inAWeek, Keys: []crypto.Signer{c.channel}}); err != nil {
+	if _, err := Promote(ctx, PromoteConfig{Repo: src, Pin: pinFor(src), Channel: "beta", Version: "2.0.0", Expires: inAWeek, Keys: []crypto.Signer{c.channel}}); err != nil {
 		t.Fatal(err)
 	}
 	if err := os.RemoveAll(filepath.Join(src, "2.0.0")); err != nil {

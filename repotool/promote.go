@@ -14,6 +14,7 @@ import (
 	"github.com/safeupdate/safeupdate/internal/limits"
 	"github.com/safeupdate/safeupdate/keys"
 	"github.com/safeupdate/safeupdate/release"
+	"github.com/safeupdate/safeupdate/trust"
 )
 
 // PromoteConfig configures Promote.
@@ -34,6 +35,11 @@ type PromoteConfig struct {
 	// Keys sign the channel; each must be a channel (timestamp) key of the
 	// current root, and together they must meet its threshold.
 	Keys []crypto.Signer
+	// Pin is the publisher's pin directory (see ErrPin): the current root
+	// is reached from the root pinned there, and the channel's version is
+	// recorded there, so that a channel rolled back in storage is refused
+	// rather than numbered from. Required.
+	Pin string
 
 	// beforeWrite, when not nil, runs just before the channel is written:
 	// tests change it there, as another promote would.
@@ -44,7 +50,7 @@ type PromoteConfig struct {
 type PromoteResult struct {
 	Channel  *channel.Channel // the channel as written
 	Path     string           // Repo/channels/NAME.json (a URL for a bucket)
-	Previous *channel.Channel // the channel file it replaced, unverified, or nil
+	Previous *channel.Channel // the channel file it replaced, verified (expiry aside), or nil
 	Root     int64            // the version of the root it was checked against
 	// Skipped are the platforms of Version whose release does not verify
 	// against the current root's release keys; the channel leaves them out.
@@ -53,9 +59,13 @@ type PromoteResult struct {
 
 // Promote writes Repo/channels/NAME.json, a signed pointer from a channel
 // to a release version, for clients that follow the channel rather than
-// name a version. Its own version is the previous file's plus one (1 for a
-// new channel), so clients that saw the old one accept the new one and
-// refuse a replay of the old.
+// name a version. Its own version is one more than the highest of the
+// channel file in storage, which must verify against the root's channel
+// keys (expiry aside), and the version recorded in cfg.Pin (1 for a new
+// channel), so clients that saw the old one accept the new one and refuse
+// a replay of the old. A channel in storage older than the pin's record
+// (storage rolled back) or one that does not verify is refused (ErrPin):
+// numbering from it would write a version clients refuse.
 //
 // The current root (root.json, or a newer N.root.json) must be unexpired.
 // The channel lists the platforms of cfg.Version whose release verifies
@@ -95,12 +105,16 @@ func Promote(ctx context.Context, cfg PromoteConfig) (*PromoteResult, error) {
 	if err := checkExpires(cfg.Expires); err != nil {
 		return fail("%v", err)
 	}
+	p, err := loadPin(op, cfg.Pin)
+	if err != nil {
+		return nil, err
+	}
 	s, err := openStore(ctx, cfg.Repo, true, false, nil)
 	if err != nil {
 		return fail("%w", err)
 	}
 	defer s.Close()
-	root, err := currentRoot(ctx, s, op)
+	root, err := pinnedRoot(ctx, s, op, p)
 	if err != nil {
 		return nil, err
 	}
@@ -128,9 +142,16 @@ func Promote(ctx context.Context, cfg PromoteConfig) (*PromoteResult, error) {
 	case err != nil:
 		return fail("%s: %v", relPath, err)
 	default:
-		if res.Previous, err = channel.Parse(data); err != nil {
-			return fail("%s: %s; fix or remove it", relPath, trimChannel(err))
+		if res.Previous, err = verifiedChannel(data, ts, cfg.Channel); err != nil {
+			return nil, errorf(ErrPin, "repotool: promote: %s in %s does not verify against the channel keys of root version %d: %s; remove it (the pin %s keeps the numbering)", relPath, s.name, root.Version(), err, cfg.Pin)
 		}
+	}
+	recorded := p.channels[cfg.Channel]
+	// A channel missing from storage is numbered past the record, which
+	// every client accepts.
+	switch {
+	case res.Previous != nil && res.Previous.Seq() < recorded:
+		return nil, errorf(ErrPin, "repotool: promote: %s in %s is channel version %d, but version %d was written from here (pin %s): storage was rolled back; clients that saw version %d refuse anything older", relPath, s.name, res.Previous.Seq(), recorded, cfg.Pin, recorded)
 	}
 
 	version := cfg.Version
@@ -141,11 +162,6 @@ func Promote(ctx context.Context, cfg PromoteConfig) (*PromoteResult, error) {
 	}
 	if cfg.Refresh {
 		old := res.Previous
-		// Verify as of just before its expiry: refreshing an expired
-		// channel is the point, endorsing a tampered one is not.
-		if err := old.Verify(ts, old.Expires().Add(-time.Second), cfg.Channel, 0); err != nil {
-			return fail("%s does not verify against root version %d: %s; promote a version instead of refreshing", relPath, root.Version(), trimChannel(err))
-		}
 		version, platforms = old.Release(), old.Platforms()
 		for _, p := range platforms {
 			r, err := verifyOne(ctx, rd, root.Targets(), version+"/"+p)
@@ -184,9 +200,9 @@ func Promote(ctx context.Context, cfg PromoteConfig) (*PromoteResult, error) {
 		return fail("%w", err)
 	}
 
-	seq := int64(1)
+	seq := recorded + 1
 	if res.Previous != nil {
-		seq = res.Previous.Seq() + 1
+		seq = max(seq, res.Previous.Seq()+1)
 	}
 	ch, err := channel.New(cfg.Channel, version, platforms, seq, cfg.Expires)
 	if err != nil {
@@ -218,7 +234,24 @@ func Promote(ctx context.Context, cfg PromoteConfig) (*PromoteResult, error) {
 		return fail("%w", err)
 	}
 	res.Channel = ch
+	if err := p.saveChannel(ctx, cfg.Channel, seq); err != nil {
+		return nil, fmt.Errorf("repotool: promote: channel %s version %d is written, but could not be recorded in the pin %s: %w", cfg.Channel, seq, cfg.Pin, err)
+	}
 	return res, nil
+}
+
+// verifiedChannel parses a channel file from storage and verifies it
+// against the channel keys ts as of just before its expiry: an expired
+// channel is still one to number from or refresh, a tampered one is not.
+func verifiedChannel(data []byte, ts *trust.Keys, name string) (*channel.Channel, error) {
+	ch, err := channel.Parse(data)
+	if err != nil {
+		return nil, errors.New(trimChannel(err))
+	}
+	if err := ch.Verify(ts, ch.Expires().Add(-time.Second), name, 0); err != nil {
+		return nil, errors.New(trimChannel(err))
+	}
+	return ch, nil
 }
 
 // trimChannel drops the "channel: " prefix and any other package prefix.

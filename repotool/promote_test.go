@@ -57,7 +57,7 @@ func TestPromoteWritesChannel(t *testing.T) {
 	ctx := context.Background()
 	promote := func(cfg PromoteConfig) *PromoteResult {
 		t.Helper()
-		cfg.Repo, cfg.Channel, cfg.Keys = repo, "stable", []crypto.Signer{c.channel}
+		cfg.Repo, cfg.Pin, cfg.Channel, cfg.Keys = repo, pinFor(repo), "stable", []crypto.Signer{c.channel}
 		res, err := Promote(ctx, cfg)
 		if err != nil {
 			t.Fatal(err)
@@ -92,7 +92,7 @@ func TestPromoteSkipsUnverifiedPlatform(t *testing.T) {
 	repo := releaseRepo(t, "1.0.0", c.release)
 	addRelease(t, repo, "1.0.0", elf.EM_AARCH64, mallory)
 	initRepo(t, repo, c)
-	res, err := Promote(context.Background(), PromoteConfig{Repo: repo, Channel: "beta", Version: "1.0.0", Expires: inAWeek, Keys: []crypto.Signer{c.channel}})
+	res, err := Promote(context.Background(), PromoteConfig{Repo: repo, Pin: pinFor(repo), Channel: "beta", Version: "1.0.0", Expires: inAWeek, Keys: []crypto.Signer{c.channel}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -127,9 +127,9 @@ func TestPromoteRefusals(t *testing.T) {
 			p := filepath.Join(repo, "channels/stable.json")
 			data, _ := os.ReadFile(p)
 			os.WriteFile(p, bytes.Replace(data, []byte(`"version": 1`), []byte(`"version": 99`), 1), 0o644)
-		}, cfg: PromoteConfig{Refresh: true}, msg: "channels/stable.json does not verify against root version 1"},
+		}, cfg: PromoteConfig{Refresh: true}, kind: ErrPin, msg: "does not verify against the channel keys of root version 1"},
 		{name: "refresh of revoked release", setup: func(t *testing.T, repo string) {
-			_, err := Rotate(ctx, RotateConfig{Repo: repo, AddReleaseKeys: pubs(other), RemoveReleaseKeys: []string{id(t, c.release)}, Keys: []crypto.Signer{c.root}})
+			_, err := Rotate(ctx, RotateConfig{Repo: repo, Pin: pinFor(repo), AddReleaseKeys: pubs(other), RemoveReleaseKeys: []string{id(t, c.release)}, Keys: []crypto.Signer{c.root}})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -139,7 +139,7 @@ func TestPromoteRefusals(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			repo := releaseRepo(t, "1.0.0", c.release)
 			initRepo(t, repo, c)
-			if _, err := Promote(ctx, PromoteConfig{Repo: repo, Channel: "stable", Version: "1.0.0", Expires: inAWeek, Keys: []crypto.Signer{c.channel}}); err != nil {
+			if _, err := Promote(ctx, PromoteConfig{Repo: repo, Pin: pinFor(repo), Channel: "stable", Version: "1.0.0", Expires: inAWeek, Keys: []crypto.Signer{c.channel}}); err != nil {
 				t.Fatal(err)
 			}
 			if tt.setup != nil {
@@ -148,7 +148,7 @@ func TestPromoteRefusals(t *testing.T) {
 			p := filepath.Join(repo, "channels/stable.json")
 			before, _ := os.ReadFile(p)
 			cfg := tt.cfg
-			cfg.Repo = repo
+			cfg.Repo, cfg.Pin = repo, pinFor(repo)
 			if cfg.Channel == "" {
 				cfg.Channel = "stable"
 			}
@@ -174,12 +174,12 @@ func TestRejectsChannelBelowThreshold(t *testing.T) {
 	c := newCast(t)
 	second := newSigner(t, keys.ECDSAP256)
 	repo := releaseRepo(t, "1.0.0", c.release)
-	_, err := Init(context.Background(), InitConfig{Repo: repo, RootKeys: pubs(c.root), ReleaseKeys: pubs(c.release),
+	_, err := Init(context.Background(), InitConfig{Repo: repo, Pin: pinFor(repo), RootKeys: pubs(c.root), ReleaseKeys: pubs(c.release),
 		ChannelKeys: pubs(c.channel, second), ChannelThreshold: 2, Expires: inAYear, Keys: []crypto.Signer{c.root}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := PromoteConfig{Repo: repo, Channel: "stable", Version: "1.0.0", Expires: inAWeek, Keys: []crypto.Signer{c.channel}}
+	cfg := PromoteConfig{Repo: repo, Pin: pinFor(repo), Channel: "stable", Version: "1.0.0", Expires: inAWeek, Keys: []crypto.Signer{c.channel}}
 	_, err = Promote(context.Background(), cfg)
 	if !errors.Is(err, trust.ErrThreshold) || !strings.Contains(err.Error(), "refusing to write a channel clients would refuse: signature threshold not met: 1 of 2") {
 		t.Fatalf("err = %v, want trust.ErrThreshold", err)
@@ -206,11 +206,13 @@ func TestPromoteRefusesExpiredRoot(t *testing.T) {
 		t.Fatal(err)
 	}
 	os.WriteFile(filepath.Join(repo, "root.json"), data, 0o644)
-	_, err = Promote(context.Background(), PromoteConfig{Repo: repo, Channel: "stable", Version: "1.0.0", Expires: inAWeek, Keys: []crypto.Signer{c.channel}})
+	os.WriteFile(filepath.Join(repo, "1.root.json"), data, 0o644)
+	pinRoot(t, repo, data)
+	_, err = Promote(context.Background(), PromoteConfig{Repo: repo, Pin: pinFor(repo), Channel: "stable", Version: "1.0.0", Expires: inAWeek, Keys: []crypto.Signer{c.channel}})
 	if !errors.Is(err, trust.ErrExpired) {
 		t.Fatalf("err = %v, want trust.ErrExpired", err)
 	}
-	if _, err := Promote(context.Background(), PromoteConfig{Repo: t.TempDir(), Channel: "stable", Version: "1.0.0", Expires: inAWeek, Keys: []crypto.Signer{c.channel}}); !errors.Is(err, ErrNoRoot) {
+	if _, err := Promote(context.Background(), PromoteConfig{Repo: t.TempDir(), Pin: pinFor(t.TempDir()), Channel: "stable", Version: "1.0.0", Expires: inAWeek, Keys: []crypto.Signer{c.channel}}); !errors.Is(err, ErrNoRoot) {
 		t.Fatalf("err = %v, want ErrNoRoot", err)
 	}
 }

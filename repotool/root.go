@@ -50,8 +50,12 @@ type RootResult struct {
 	Added    []string      // ids of the keys that signed now
 	Already  []string      // ids of the keys whose valid signature was already there
 	Missing  trust.Missing // what is still needed; zero when Complete
-	// Changes describes, one line each, what Rotate changed.
+	// Changes describes, one line each, how the root differs from the
+	// current one, verified from the pin (Rotate and SignRoot).
 	Changes []string
+	// DryRun reports that nothing was signed or written: Missing is what
+	// the root needs without the signatures of this run's keys.
+	DryRun bool
 }
 
 // InitConfig configures Init.
@@ -76,6 +80,11 @@ type InitConfig struct {
 	Expires time.Time
 	// Keys sign the new root; each must be one of RootKeys.
 	Keys []crypto.Signer
+	// Pin is the publisher's pin directory (see ErrPin), created if
+	// missing; once root version 1 is complete it is recorded there, and
+	// later commands check the repository against it. Required; it must
+	// not hold a root yet.
+	Pin string
 }
 
 // Init writes the first trust root of a repository, version 1, with the
@@ -119,6 +128,10 @@ func Init(ctx context.Context, cfg InitConfig) (*RootResult, error) {
 	if err := checkSigners(op, cfg.Keys, nil, root.Keys); err != nil {
 		return nil, err
 	}
+	p, err := loadPin(op, cfg.Pin)
+	if err != nil {
+		return nil, err
+	}
 	s, err := openStore(ctx, cfg.Repo, true, true, nil)
 	if err != nil {
 		return nil, fmt.Errorf("repotool: init: %w", err)
@@ -134,14 +147,24 @@ func Init(ctx context.Context, cfg InitConfig) (*RootResult, error) {
 	if err := noDraft(ctx, s, op); err != nil {
 		return nil, err
 	}
+	if p.root != nil {
+		return nil, errorf(ErrExists, "repotool: init: the pin %s already holds root version %d: use a new pin directory for a new repository", cfg.Pin, p.root.Version())
+	}
 	d := trust.NewRootDraft(root, targets, timestamp, cfg.Expires)
-	return finishRoot(ctx, op, s, nil, d, cfg.Keys, "")
+	return finishRoot(ctx, op, s, p, nil, d, cfg.Keys, "")
 }
 
 // SignRootConfig configures SignRoot.
 type SignRootConfig struct {
 	Repo string          // repository directory or bucket URL
 	Keys []crypto.Signer // root keys to sign the pending draft with
+	// Pin is the publisher's pin directory (see ErrPin): the draft of
+	// version N+1 is checked against root N reached from it, and the
+	// result's Changes say what the draft changes. Required.
+	Pin string
+	// DryRun checks everything and reports what would be signed (Changes,
+	// Missing) without signing or writing anything.
+	DryRun bool
 }
 
 // SignRoot adds a signature by each of cfg.Keys to the repository's one
@@ -159,6 +182,10 @@ func SignRoot(ctx context.Context, cfg SignRootConfig) (*RootResult, error) {
 	}
 	if len(cfg.Keys) == 0 {
 		return nil, errors.New("repotool: sign-root: no key given")
+	}
+	p, err := loadPin(op, cfg.Pin)
+	if err != nil {
+		return nil, err
 	}
 	s, err := openStore(ctx, cfg.Repo, true, false, nil)
 	if err != nil {
@@ -189,12 +216,17 @@ func SignRoot(ctx context.Context, cfg SignRootConfig) (*RootResult, error) {
 	}
 	var prev *trust.Root
 	if d.Version > 1 {
-		if prev, err = currentRoot(ctx, s, op); err != nil {
+		if p.root == nil {
+			return nil, errorf(ErrPin, "repotool: sign-root: no pinned root in %s to check root version %d against: copy in a root.json you have verified", cfg.Pin, d.Version)
+		}
+		if prev, err = pinnedRoot(ctx, s, op, p); err != nil {
 			return nil, err
 		}
 		if prev.Version() != d.Version-1 {
 			return nil, fmt.Errorf("repotool: sign-root: the draft is root version %d but the current root is version %d; delete %s", d.Version, prev.Version(), drafts[0])
 		}
+	} else if p.root != nil {
+		return nil, errorf(ErrPin, "repotool: sign-root: the draft is root version 1 but the pin %s already holds root version %d", cfg.Pin, p.root.Version())
 	} else if tok, err := s.token(ctx, rootFile); err != nil {
 		return nil, fmt.Errorf("repotool: sign-root: %w", err)
 	} else if tok != "" {
@@ -203,7 +235,38 @@ func SignRoot(ctx context.Context, cfg SignRootConfig) (*RootResult, error) {
 	if err := checkExpires(d.Expires); err != nil {
 		return nil, fmt.Errorf("repotool: sign-root: %s: %w; start over", drafts[0], err)
 	}
-	return finishRoot(ctx, op, s, prev, d, cfg.Keys, draftTok)
+	var changes []string
+	if prev != nil {
+		changes = rootChanges(prev, d)
+	}
+	if cfg.DryRun {
+		return dryRun(op, prev, d, cfg.Keys, s, changes)
+	}
+	res, err := finishRoot(ctx, op, s, p, prev, d, cfg.Keys, draftTok)
+	if err != nil {
+		return nil, err
+	}
+	res.Changes = changes
+	return res, nil
+}
+
+// dryRun reports what signing d with signers would do, signing a copy.
+func dryRun(op string, prev *trust.Root, d *trust.RootDraft, signers []crypto.Signer, s *repoStore, changes []string) (*RootResult, error) {
+	if err := checkSigners(op, signers, prev, d.Root.Keys); err != nil {
+		return nil, err
+	}
+	res := &RootResult{Version: d.Version, Expires: d.Expires.UTC().Truncate(time.Second), Changes: changes, DryRun: true}
+	res.Path = s.pathOf(trust.RootFileName(d.Version))
+	out, err := d.Marshal()
+	if err != nil {
+		return nil, fmt.Errorf("repotool: %s: %s", op, trimPrefix(err))
+	}
+	m, err := trust.MissingSignatures(prev, out)
+	if err != nil {
+		return nil, fmt.Errorf("repotool: %s: %s", op, trimPrefix(err))
+	}
+	res.Missing = *m
+	return res, nil
 }
 
 // finishRoot signs d with signers and writes it: complete as N.root.json
@@ -211,7 +274,7 @@ func SignRoot(ctx context.Context, cfg SignRootConfig) (*RootResult, error) {
 // version 1; draftTok is the token of the draft that was read, "" if none.
 // The draft is replaced only if unchanged since, and N.root.json is
 // created only if absent, so of two concurrent rotations one fails.
-func finishRoot(ctx context.Context, op string, s *repoStore, prev *trust.Root, d *trust.RootDraft, signers []crypto.Signer, draftTok string) (*RootResult, error) {
+func finishRoot(ctx context.Context, op string, s *repoStore, p *pin, prev *trust.Root, d *trust.RootDraft, signers []crypto.Signer, draftTok string) (*RootResult, error) {
 	fail := func(err error) (*RootResult, error) {
 		return nil, fmt.Errorf("repotool: %s: %s", op, trimPrefix(err))
 	}
@@ -258,10 +321,11 @@ func finishRoot(ctx context.Context, op string, s *repoStore, prev *trust.Root, 
 		return res, nil
 	}
 	// Refuse rather than publish a root a client would refuse.
+	var verified *trust.Root
 	if prev == nil {
-		_, err = trust.NewRoot(out)
+		verified, err = trust.NewRoot(out)
 	} else {
-		_, err = prev.Update(out)
+		verified, err = prev.Update(out)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("repotool: %s: refusing to write root version %d: %s", op, d.Version, trimPrefix(err))
@@ -282,6 +346,9 @@ func finishRoot(ctx context.Context, op string, s *repoStore, prev *trust.Root, 
 	}
 	if err != nil {
 		return nil, fmt.Errorf("repotool: %s: %w", op, err)
+	}
+	if err := p.saveRoot(ctx, verified); err != nil {
+		return nil, fmt.Errorf("repotool: %s: root version %d is written, but could not be recorded in the pin %s (copy %s there as root.json): %w", op, d.Version, p.dir, s.pathOf(final), err)
 	}
 	if err := s.remove(ctx, draft); err != nil {
 		return nil, fmt.Errorf("repotool: %s: root version %d is written, but its draft could not be removed: %w", op, d.Version, err)
@@ -318,39 +385,6 @@ func checkSigners(op string, signers []crypto.Signer, prev *trust.Root, next []c
 		}
 	}
 	return nil
-}
-
-// currentRoot reads the repository's root.json, verified against its own
-// root keys, and walks past it to any newer N.root.json (each verified as
-// the successor of the one before, at most limits.Rotations), so that an
-// interrupted write of root.json is not mistaken for the current root.
-// Expiry is not checked.
-func currentRoot(ctx context.Context, s *repoStore, op string) (*trust.Root, error) {
-	data, err := readRepoFile(ctx, s.rd, rootFile, limits.RootJSON)
-	if errors.Is(err, ErrNotFound) {
-		return nil, errorf(ErrNoRoot, "repotool: %s: no %s in %s", op, rootFile, s.name)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("repotool: %s: %s: %w", op, rootFile, err)
-	}
-	r, err := trust.NewRoot(data)
-	if err != nil {
-		return nil, fmt.Errorf("repotool: %s: %s: %s", op, rootFile, trimPrefix(err))
-	}
-	for range limits.Rotations {
-		name := trust.RootFileName(r.Version() + 1)
-		next, err := readRepoFile(ctx, s.rd, name, limits.RootJSON)
-		if errors.Is(err, ErrNotFound) {
-			break
-		}
-		if err != nil {
-			return nil, fmt.Errorf("repotool: %s: %s: %w", op, name, err)
-		}
-		if r, err = r.Update(next); err != nil {
-			return nil, fmt.Errorf("repotool: %s: %s: %s", op, name, trimPrefix(err))
-		}
-	}
-	return r, nil
 }
 
 // findDrafts lists the N.root.json.draft files of s, sorted.

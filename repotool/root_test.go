@@ -33,7 +33,7 @@ var inAYear = time.Now().Add(365 * 24 * time.Hour)
 func initRepo(t *testing.T, repo string, c cast) *trust.Root {
 	t.Helper()
 	res, err := Init(context.Background(), InitConfig{
-		Repo: repo, RootKeys: pubs(c.root), ReleaseKeys: pubs(c.release), ChannelKeys: pubs(c.channel),
+		Repo: repo, Pin: pinFor(repo), RootKeys: pubs(c.root), ReleaseKeys: pubs(c.release), ChannelKeys: pubs(c.channel),
 		Expires: inAYear, Keys: []crypto.Signer{c.root},
 	})
 	if err != nil {
@@ -78,7 +78,7 @@ func TestInitWritesRoot(t *testing.T) {
 	other := newSigner(t, keys.Ed25519)
 	repo := filepath.Join(t.TempDir(), "repo")
 	res, err := Init(context.Background(), InitConfig{
-		Repo: repo, RootKeys: pubs(c.root, other), ReleaseKeys: pubs(c.release), ChannelKeys: pubs(c.channel),
+		Repo: repo, Pin: pinFor(repo), RootKeys: pubs(c.root, other), ReleaseKeys: pubs(c.release), ChannelKeys: pubs(c.channel),
 		Expires: inAYear, Keys: []crypto.Signer{c.root},
 	})
 	if err != nil {
@@ -113,7 +113,7 @@ func TestInitWithoutChannelKeys(t *testing.T) {
 	other := newSigner(t, keys.Ed25519)
 	repo := t.TempDir()
 	_, err := Init(context.Background(), InitConfig{
-		Repo: repo, RootKeys: pubs(c.root), ReleaseKeys: pubs(c.release, other), Threshold: 2,
+		Repo: repo, Pin: pinFor(repo), RootKeys: pubs(c.root), ReleaseKeys: pubs(c.release, other), Threshold: 2,
 		Expires: inAYear, Keys: []crypto.Signer{c.root},
 	})
 	if err != nil {
@@ -129,7 +129,7 @@ func TestInitRefusals(t *testing.T) {
 	c := newCast(t)
 	stranger := newSigner(t, keys.Ed25519)
 	good := func(repo string) InitConfig {
-		return InitConfig{Repo: repo, RootKeys: pubs(c.root), ReleaseKeys: pubs(c.release),
+		return InitConfig{Repo: repo, Pin: pinFor(repo), RootKeys: pubs(c.root), ReleaseKeys: pubs(c.release),
 			Expires: inAYear, Keys: []crypto.Signer{c.root}}
 	}
 	tests := []struct {
@@ -180,7 +180,7 @@ func TestInitPartialThenSignRoot(t *testing.T) {
 	repo := t.TempDir()
 	ctx := context.Background()
 	res, err := Init(ctx, InitConfig{
-		Repo: repo, RootKeys: pubs(c.root, second), RootThreshold: 2, ReleaseKeys: pubs(c.release),
+		Repo: repo, Pin: pinFor(repo), RootKeys: pubs(c.root, second), RootThreshold: 2, ReleaseKeys: pubs(c.release),
 		Expires: inAYear, Keys: []crypto.Signer{c.root},
 	})
 	if err != nil {
@@ -195,7 +195,7 @@ func TestInitPartialThenSignRoot(t *testing.T) {
 	}
 	// Signing again with the same key changes nothing.
 	before, _ := os.ReadFile(draft)
-	res, err = SignRoot(ctx, SignRootConfig{Repo: repo, Keys: []crypto.Signer{c.root}})
+	res, err = SignRoot(ctx, SignRootConfig{Repo: repo, Pin: pinFor(repo), Keys: []crypto.Signer{c.root}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -203,7 +203,7 @@ func TestInitPartialThenSignRoot(t *testing.T) {
 	if res.Complete || len(res.Added) != 0 || len(res.Already) != 1 || !bytes.Equal(before, after) {
 		t.Fatalf("result %+v; draft changed: %v", res, !bytes.Equal(before, after))
 	}
-	res, err = SignRoot(ctx, SignRootConfig{Repo: repo, Keys: []crypto.Signer{second}})
+	res, err = SignRoot(ctx, SignRootConfig{Repo: repo, Pin: pinFor(repo), Keys: []crypto.Signer{second}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -221,7 +221,7 @@ func TestSignRootRefusals(t *testing.T) {
 	ctx := context.Background()
 	draftRepo := func(t *testing.T) string {
 		repo := t.TempDir()
-		_, err := Init(ctx, InitConfig{Repo: repo, RootKeys: pubs(c.root, second), RootThreshold: 2,
+		_, err := Init(ctx, InitConfig{Repo: repo, Pin: pinFor(repo), RootKeys: pubs(c.root, second), RootThreshold: 2,
 			ReleaseKeys: pubs(c.release), Expires: inAYear, Keys: []crypto.Signer{c.root}})
 		if err != nil {
 			t.Fatal(err)
@@ -229,7 +229,7 @@ func TestSignRootRefusals(t *testing.T) {
 		return repo
 	}
 	t.Run("no draft", func(t *testing.T) {
-		_, err := SignRoot(ctx, SignRootConfig{Repo: t.TempDir(), Keys: []crypto.Signer{c.root}})
+		_, err := SignRoot(ctx, SignRootConfig{Repo: t.TempDir(), Pin: pinFor(t.TempDir()), Keys: []crypto.Signer{c.root}})
 		if !errors.Is(err, ErrNotFound) {
 			t.Errorf("err = %v, want ErrNotFound", err)
 		}
@@ -238,7 +238,7 @@ func TestSignRootRefusals(t *testing.T) {
 		repo := draftRepo(t)
 		data, _ := os.ReadFile(filepath.Join(repo, "1.root.json.draft"))
 		os.WriteFile(filepath.Join(repo, "2.root.json.draft"), data, 0o644)
-		_, err := SignRoot(ctx, SignRootConfig{Repo: repo, Keys: []crypto.Signer{second}})
+		_, err := SignRoot(ctx, SignRootConfig{Repo: repo, Pin: pinFor(repo), Keys: []crypto.Signer{second}})
 		if err == nil || !strings.Contains(err.Error(), "2 root drafts") {
 			t.Errorf("err = %v", err)
 		}
@@ -246,7 +246,7 @@ func TestSignRootRefusals(t *testing.T) {
 	t.Run("stranger", func(t *testing.T) {
 		repo := draftRepo(t)
 		before, _ := os.ReadFile(filepath.Join(repo, "1.root.json.draft"))
-		_, err := SignRoot(ctx, SignRootConfig{Repo: repo, Keys: []crypto.Signer{stranger}})
+		_, err := SignRoot(ctx, SignRootConfig{Repo: repo, Pin: pinFor(repo), Keys: []crypto.Signer{stranger}})
 		if !errors.Is(err, ErrNotInRole) {
 			t.Errorf("err = %v, want ErrNotInRole", err)
 		}
@@ -258,7 +258,7 @@ func TestSignRootRefusals(t *testing.T) {
 	t.Run("draft renamed", func(t *testing.T) {
 		repo := draftRepo(t)
 		os.Rename(filepath.Join(repo, "1.root.json.draft"), filepath.Join(repo, "7.root.json.draft"))
-		_, err := SignRoot(ctx, SignRootConfig{Repo: repo, Keys: []crypto.Signer{second}})
+		_, err := SignRoot(ctx, SignRootConfig{Repo: repo, Pin: pinFor(repo), Keys: []crypto.Signer{second}})
 		if err == nil || !strings.Contains(err.Error(), "7.root.json.draft holds root version 1") {
 			t.Errorf("err = %v", err)
 		}

@@ -34,6 +34,13 @@ type RotateConfig struct {
 	// Keys sign the new root: root keys of the current root, of the new
 	// one, or both.
 	Keys []crypto.Signer
+	// Pin is the publisher's pin directory (see ErrPin): the current root
+	// is reached from the root pinned there, never taken from the
+	// repository alone, and the new root is recorded there. Required.
+	Pin string
+	// DryRun checks everything and reports what would be signed (Changes,
+	// Missing) without signing or writing anything.
+	DryRun bool
 }
 
 var keyIDPrefix = regexp.MustCompile(`^[0-9a-f]{8,64}$`)
@@ -67,12 +74,16 @@ func Rotate(ctx context.Context, cfg RotateConfig) (*RootResult, error) {
 	if len(cfg.Keys) == 0 {
 		return nil, errors.New("repotool: rotate: no key to sign the root with")
 	}
+	p, err := loadPin(op, cfg.Pin)
+	if err != nil {
+		return nil, err
+	}
 	s, err := openStore(ctx, cfg.Repo, true, false, nil)
 	if err != nil {
 		return nil, fmt.Errorf("repotool: rotate: %w", err)
 	}
 	defer s.Close()
-	prev, err := currentRoot(ctx, s, op)
+	prev, err := pinnedRoot(ctx, s, op, p)
 	if err != nil {
 		return nil, err
 	}
@@ -80,7 +91,6 @@ func Rotate(ctx context.Context, cfg RotateConfig) (*RootResult, error) {
 		return nil, err
 	}
 	d := trust.NextRoot(prev)
-	var changes []string
 	for _, role := range []struct {
 		what      string
 		rk        *trust.RoleKeys
@@ -92,26 +102,26 @@ func Rotate(ctx context.Context, cfg RotateConfig) (*RootResult, error) {
 		{"release", &d.Targets, cfg.AddReleaseKeys, cfg.RemoveReleaseKeys, cfg.Threshold},
 		{"channel", &d.Timestamp, cfg.AddChannelKeys, cfg.RemoveChannelKeys, cfg.ChannelThreshold},
 	} {
-		rk, c, err := editRole(role.what, *role.rk, role.add, role.remove, role.threshold)
+		rk, err := editRole(role.what, *role.rk, role.add, role.remove, role.threshold)
 		if err != nil {
 			return nil, fmt.Errorf("repotool: rotate: %w", err)
 		}
-		*role.rk, changes = rk, append(changes, c...)
+		*role.rk = rk
 	}
 	if !cfg.Expires.IsZero() {
-		exp := cfg.Expires.UTC().Truncate(time.Second)
-		if !exp.Equal(d.Expires) {
-			changes = append(changes, fmt.Sprintf("expires %s (was %s)", exp.Format(time.RFC3339), d.Expires.Format(time.RFC3339)))
-		}
-		d.Expires = exp
+		d.Expires = cfg.Expires.UTC().Truncate(time.Second)
 	}
+	changes := rootChanges(prev, d)
 	if err := checkExpires(d.Expires); err != nil {
 		return nil, fmt.Errorf("repotool: rotate: root version %d: %w; give a new expiry", d.Version, err)
 	}
 	if len(changes) == 0 {
 		return nil, errors.New("repotool: rotate: nothing to change: give keys to add or remove, a threshold or a new expiry")
 	}
-	res, err := finishRoot(ctx, op, s, prev, d, cfg.Keys, "")
+	if cfg.DryRun {
+		return dryRun(op, prev, d, cfg.Keys, s, changes)
+	}
+	res, err := finishRoot(ctx, op, s, p, prev, d, cfg.Keys, "")
 	if err != nil {
 		return nil, err
 	}
@@ -120,14 +130,13 @@ func Rotate(ctx context.Context, cfg RotateConfig) (*RootResult, error) {
 }
 
 // editRole applies removals, then additions, then a new threshold (0:
-// unchanged) to one role, and describes each change.
-func editRole(what string, rk trust.RoleKeys, add []crypto.PublicKey, remove []string, threshold int) (trust.RoleKeys, []string, error) {
-	var changes []string
+// unchanged) to one role (rootChanges describes the result).
+func editRole(what string, rk trust.RoleKeys, add []crypto.PublicKey, remove []string, threshold int) (trust.RoleKeys, error) {
 	ids := make([]string, len(rk.Keys))
 	for i, pub := range rk.Keys {
 		id, err := keys.ID(pub)
 		if err != nil {
-			return rk, nil, fmt.Errorf("%s key: %s", what, trimPrefix(err))
+			return rk, fmt.Errorf("%s key: %s", what, trimPrefix(err))
 		}
 		ids[i] = id
 	}
@@ -136,13 +145,12 @@ func editRole(what string, rk trust.RoleKeys, add []crypto.PublicKey, remove []s
 	for _, r := range remove {
 		id, err := matchID(what, ids, r)
 		if err != nil {
-			return rk, nil, err
+			return rk, err
 		}
 		if drop[id] {
-			return rk, nil, fmt.Errorf("%s key %s is removed twice", what, id)
+			return rk, fmt.Errorf("%s key %s is removed twice", what, id)
 		}
 		drop[id] = true
-		changes = append(changes, fmt.Sprintf("removed %s key %s", what, id))
 	}
 	kept := make(map[string]bool)
 	for i, pub := range rk.Keys {
@@ -154,32 +162,30 @@ func editRole(what string, rk trust.RoleKeys, add []crypto.PublicKey, remove []s
 	for _, pub := range add {
 		id, err := keys.ID(pub)
 		if err != nil {
-			return rk, nil, fmt.Errorf("%s key: %s", what, trimPrefix(err))
+			return rk, fmt.Errorf("%s key: %s", what, trimPrefix(err))
 		}
 		switch {
 		case kept[id]:
-			return rk, nil, fmt.Errorf("key %s is already a %s key", id, what)
+			return rk, fmt.Errorf("key %s is already a %s key", id, what)
 		case drop[id]:
-			return rk, nil, fmt.Errorf("key %s is both added and removed", id)
+			return rk, fmt.Errorf("key %s is both added and removed", id)
 		}
 		kept[id] = true
 		out.Keys = append(out.Keys, pub)
-		changes = append(changes, fmt.Sprintf("added %s key %s", what, id))
 	}
-	if threshold != 0 && threshold != rk.Threshold {
+	if threshold != 0 {
 		out.Threshold = threshold
-		changes = append(changes, fmt.Sprintf("%s threshold %d (was %d)", what, threshold, rk.Threshold))
 	}
 	if len(out.Keys) == 0 {
-		return rk, nil, fmt.Errorf("no %s keys would be left; add one before removing the last", what)
+		return rk, fmt.Errorf("no %s keys would be left; add one before removing the last", what)
 	}
 	if err := checkRoleKeys(what, out); err != nil {
 		if threshold == 0 && out.Threshold > len(out.Keys) {
-			return rk, nil, fmt.Errorf("%w; give a new %s threshold", err, what)
+			return rk, fmt.Errorf("%w; give a new %s threshold", err, what)
 		}
-		return rk, nil, err
+		return rk, err
 	}
-	return out, changes, nil
+	return out, nil
 }
 
 // matchID finds the one id in ids that is ref or starts with it.

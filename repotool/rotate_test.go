@@ -35,7 +35,7 @@ func TestRotateReplacesReleaseKey(t *testing.T) {
 	initRepo(t, repo, c)
 	newRelease := newSigner(t, keys.Ed25519)
 	res, err := Rotate(context.Background(), RotateConfig{
-		Repo: repo, AddReleaseKeys: pubs(newRelease), RemoveReleaseKeys: []string{id(t, c.release)[:8]},
+		Repo: repo, Pin: pinFor(repo), AddReleaseKeys: pubs(newRelease), RemoveReleaseKeys: []string{id(t, c.release)[:8]},
 		Keys: []crypto.Signer{c.root},
 	})
 	if err != nil {
@@ -72,7 +72,7 @@ func TestRotateRootKeyNeedsOldAndNew(t *testing.T) {
 	initRepo(t, repo, c)
 	ctx := context.Background()
 	newRoot := newSigner(t, keys.ECDSAP256)
-	cfg := RotateConfig{Repo: repo, AddRootKeys: pubs(newRoot), RemoveRootKeys: []string{id(t, c.root)}, Keys: []crypto.Signer{c.root}}
+	cfg := RotateConfig{Repo: repo, Pin: pinFor(repo), AddRootKeys: pubs(newRoot), RemoveRootKeys: []string{id(t, c.root)}, Keys: []crypto.Signer{c.root}}
 	res, err := Rotate(ctx, cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -88,7 +88,7 @@ func TestRotateRootKeyNeedsOldAndNew(t *testing.T) {
 	if _, err := Rotate(ctx, cfg); !errors.Is(err, ErrDraftPending) {
 		t.Fatalf("err = %v, want ErrDraftPending", err)
 	}
-	res, err = SignRoot(ctx, SignRootConfig{Repo: repo, Keys: []crypto.Signer{newRoot}})
+	res, err = SignRoot(ctx, SignRootConfig{Repo: repo, Pin: pinFor(repo), Keys: []crypto.Signer{newRoot}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -99,7 +99,7 @@ func TestRotateRootKeyNeedsOldAndNew(t *testing.T) {
 
 	// Signed by the new root keys only, root 3 still needs the old ones.
 	newer := newSigner(t, keys.Ed25519)
-	res, err = Rotate(ctx, RotateConfig{Repo: repo, AddRootKeys: pubs(newer), RootThreshold: 2, Keys: []crypto.Signer{newer}})
+	res, err = Rotate(ctx, RotateConfig{Repo: repo, Pin: pinFor(repo), AddRootKeys: pubs(newer), RootThreshold: 2, Keys: []crypto.Signer{newer}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -107,7 +107,7 @@ func TestRotateRootKeyNeedsOldAndNew(t *testing.T) {
 		res.Missing.Next.Signatures != 1 {
 		t.Fatalf("result %+v, want one more from each root", res)
 	}
-	if res, err = SignRoot(ctx, SignRootConfig{Repo: repo, Keys: []crypto.Signer{newRoot}}); err != nil || !res.Complete {
+	if res, err = SignRoot(ctx, SignRootConfig{Repo: repo, Pin: pinFor(repo), Keys: []crypto.Signer{newRoot}}); err != nil || !res.Complete {
 		t.Fatalf("result %+v, err %v", res, err)
 	}
 	update(t, repo, "2.root.json", "3.root.json")
@@ -138,7 +138,7 @@ func TestRotateRefusals(t *testing.T) {
 			repo := t.TempDir()
 			initRepo(t, repo, c)
 			cfg := tt.cfg
-			cfg.Repo = repo
+			cfg.Repo, cfg.Pin = repo, pinFor(repo)
 			if cfg.Keys == nil {
 				cfg.Keys = []crypto.Signer{c.root}
 			}
@@ -153,18 +153,18 @@ func TestRotateRefusals(t *testing.T) {
 	}
 	t.Run("threshold left too high", func(t *testing.T) {
 		repo := t.TempDir()
-		_, err := Init(context.Background(), InitConfig{Repo: repo, RootKeys: pubs(c.root), ReleaseKeys: pubs(c.release, extra),
+		_, err := Init(context.Background(), InitConfig{Repo: repo, Pin: pinFor(repo), RootKeys: pubs(c.root), ReleaseKeys: pubs(c.release, extra),
 			Threshold: 2, Expires: inAYear, Keys: []crypto.Signer{c.root}})
 		if err != nil {
 			t.Fatal(err)
 		}
-		_, err = Rotate(context.Background(), RotateConfig{Repo: repo, RemoveReleaseKeys: []string{id(t, extra)}, Keys: []crypto.Signer{c.root}})
+		_, err = Rotate(context.Background(), RotateConfig{Repo: repo, Pin: pinFor(repo), RemoveReleaseKeys: []string{id(t, extra)}, Keys: []crypto.Signer{c.root}})
 		if err == nil || !strings.Contains(err.Error(), "release threshold 2 with 1 release key (want 1 to 1); give a new release threshold") {
 			t.Fatalf("err = %v", err)
 		}
 	})
 	t.Run("no root", func(t *testing.T) {
-		_, err := Rotate(context.Background(), RotateConfig{Repo: t.TempDir(), Threshold: 1, Keys: []crypto.Signer{c.root}})
+		_, err := Rotate(context.Background(), RotateConfig{Repo: t.TempDir(), Pin: pinFor(t.TempDir()), Threshold: 1, Keys: []crypto.Signer{c.root}})
 		if !errors.Is(err, ErrNoRoot) {
 			t.Fatalf("err = %v, want ErrNoRoot", err)
 		}
@@ -178,12 +178,12 @@ func TestSurvivesStaleRootJSON(t *testing.T) {
 	repo := t.TempDir()
 	initRepo(t, repo, c)
 	ctx := context.Background()
-	if _, err := Rotate(ctx, RotateConfig{Repo: repo, Expires: inAYear.Add(time.Hour), Keys: []crypto.Signer{c.root}}); err != nil {
+	if _, err := Rotate(ctx, RotateConfig{Repo: repo, Pin: pinFor(repo), Expires: inAYear.Add(time.Hour), Keys: []crypto.Signer{c.root}}); err != nil {
 		t.Fatal(err)
 	}
 	one, _ := os.ReadFile(filepath.Join(repo, "1.root.json"))
 	os.WriteFile(filepath.Join(repo, "root.json"), one, 0o644)
-	res, err := Rotate(ctx, RotateConfig{Repo: repo, Expires: inAYear.Add(2 * time.Hour), Keys: []crypto.Signer{c.root}})
+	res, err := Rotate(ctx, RotateConfig{Repo: repo, Pin: pinFor(repo), Expires: inAYear.Add(2 * time.Hour), Keys: []crypto.Signer{c.root}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -304,7 +304,7 @@ func TestRejectsConcurrentPromote(t *testing.T) {
 	forEachStore(t, func(t *testing.T, repo string) {
 		ctx := t.Context()
 		c := newCast(t)
-		if _, err := Init(ctx, InitConfig{Repo: repo, RootKeys: pubs(c.root), ReleaseKeys: pubs(c.release), ChannelKeys: pubs(c.channel), Expires: inAYear, Keys: []crypto.Signer{c.root}}); err != nil {
+		if _, err := Init(ctx, InitConfig{Repo: repo, Pin: pinFor(repo), RootKeys: pubs(c.root), ReleaseKeys: pubs(c.release), ChannelKeys: pubs(c.channel), Expires: inAYear, Keys: []crypto.Signer{c.root}}); err != nil {
 			t.Fatal(err)
 		}
 		bin := filepath.Join(t.TempDir(), "app")
@@ -313,7 +313,7 @@ func TestRejectsConcurrentPromote(t *testing.T) {
 			t.Fatal(err)
 		}
 		for _, existing := range []bool{false, true} {
-			cfg := PromoteConfig{Repo: repo, Channel: "stable", Version: "1.0.0", Expires: inAWeek, Keys: []crypto.Signer{c.channel}}
+			cfg := PromoteConfig{Repo: repo, Pin: pinFor(repo), Channel: "stable", Version: "1.0.0", Expires: inAWeek, Keys: []crypto.Signer{c.channel}}
 			if existing {
 				cfg.Version, cfg.Refresh = "", true
 			}
@@ -353,10 +353,10 @@ func TestStoreRootAndChannel(t *testing.T) {
 		ctx := t.Context()
 		c := newCast(t)
 		root2 := newSigner(t, keys.Ed25519)
-		if _, err := Init(ctx, InitConfig{Repo: repo, RootKeys: pubs(c.root), ReleaseKeys: pubs(c.release), ChannelKeys: pubs(c.channel), Expires: inAYear, Keys: []crypto.Signer{c.root}}); err != nil {
+		if _, err := Init(ctx, InitConfig{Repo: repo, Pin: pinFor(repo), RootKeys: pubs(c.root), ReleaseKeys: pubs(c.release), ChannelKeys: pubs(c.channel), Expires: inAYear, Keys: []crypto.Signer{c.root}}); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := Init(ctx, InitConfig{Repo: repo, RootKeys: pubs(c.root), ReleaseKeys: pubs(c.release), Expires: inAYear, Keys: []crypto.Signer{c.root}}); !errors.Is(err, ErrExists) {
+		if _, err := Init(ctx, InitConfig{Repo: repo, Pin: pinFor(repo), RootKeys: pubs(c.root), ReleaseKeys: pubs(c.release), Expires: inAYear, Keys: []crypto.Signer{c.root}}); !errors.Is(err, ErrExists) {
 			t.Fatalf("second init: %v", err)
 		}
 		bin := filepath.Join(t.TempDir(), "app")
@@ -364,25 +364,25 @@ func TestStoreRootAndChannel(t *testing.T) {
 		if _, err := Add(ctx, AddConfig{Repo: repo, Binary: bin, Version: "1.0.0", Keys: []crypto.Signer{c.release}}); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := Promote(ctx, PromoteConfig{Repo: repo, Channel: "stable", Version: "1.0.0", Expires: inAWeek, Keys: []crypto.Signer{c.channel}}); err != nil {
+		if _, err := Promote(ctx, PromoteConfig{Repo: repo, Pin: pinFor(repo), Channel: "stable", Version: "1.0.0", Expires: inAWeek, Keys: []crypto.Signer{c.channel}}); err != nil {
 			t.Fatal(err)
 		}
 		// A new root key: the old one alone makes a draft, the new one
 		// completes it.
-		res, err := Rotate(ctx, RotateConfig{Repo: repo, AddRootKeys: pubs(root2), RootThreshold: 2, Keys: []crypto.Signer{c.root}})
+		res, err := Rotate(ctx, RotateConfig{Repo: repo, Pin: pinFor(repo), AddRootKeys: pubs(root2), RootThreshold: 2, Keys: []crypto.Signer{c.root}})
 		if err != nil || res.Complete {
 			t.Fatalf("rotate: %+v, %v", res, err)
 		}
-		if _, err := Rotate(ctx, RotateConfig{Repo: repo, Expires: inAYear.Add(time.Hour), Keys: []crypto.Signer{c.root}}); !errors.Is(err, ErrDraftPending) {
+		if _, err := Rotate(ctx, RotateConfig{Repo: repo, Pin: pinFor(repo), Expires: inAYear.Add(time.Hour), Keys: []crypto.Signer{c.root}}); !errors.Is(err, ErrDraftPending) {
 			t.Fatalf("rotate with a draft pending: %v", err)
 		}
-		if res, err = SignRoot(ctx, SignRootConfig{Repo: repo, Keys: []crypto.Signer{root2}}); err != nil || !res.Complete || res.Version != 2 {
+		if res, err = SignRoot(ctx, SignRootConfig{Repo: repo, Pin: pinFor(repo), Keys: []crypto.Signer{root2}}); err != nil || !res.Complete || res.Version != 2 {
 			t.Fatalf("sign-root: %+v, %v", res, err)
 		}
 		if present(t, repo, "2.root.json.draft") {
 			t.Error("the draft is still there")
 		}
-		if _, err := Promote(ctx, PromoteConfig{Repo: repo, Channel: "stable", Refresh: true, Expires: inAWeek.Add(time.Hour), Keys: []crypto.Signer{c.channel}}); err != nil {
+		if _, err := Promote(ctx, PromoteConfig{Repo: repo, Pin: pinFor(repo), Channel: "stable", Refresh: true, Expires: inAWeek.Add(time.Hour), Keys: []crypto.Signer{c.channel}}); err != nil {
 			t.Fatal(err)
 		}
 		one := readStoreFile(t, repo, "1.root.json")
@@ -405,14 +405,14 @@ func TestRejectsConcurrentRotate(t *testing.T) {
 	forEachStore(t, func(t *testing.T, repo string) {
 		ctx := t.Context()
 		c := newCast(t)
-		if _, err := Init(ctx, InitConfig{Repo: repo, RootKeys: pubs(c.root), ReleaseKeys: pubs(c.release), Expires: inAYear, Keys: []crypto.Signer{c.root}}); err != nil {
+		if _, err := Init(ctx, InitConfig{Repo: repo, Pin: pinFor(repo), RootKeys: pubs(c.root), ReleaseKeys: pubs(c.release), Expires: inAYear, Keys: []crypto.Signer{c.root}}); err != nil {
 			t.Fatal(err)
 		}
 		errs := make([]error, 2)
 		var wg sync.WaitGroup
 		for i := range errs {
 			wg.Go(func() {
-				_, errs[i] = Rotate(ctx, RotateConfig{Repo: repo, Expires: inAYear.Add(time.Duration(i+1) * time.Hour), Keys: []crypto.Signer{c.root}})
+				_, errs[i] = Rotate(ctx, RotateConfig{Repo: repo, Pin: pinFor(repo), Expires: inAYear.Add(time.Duration(i+1) * time.Hour), Keys: []crypto.Signer{c.root}})
 			})
 		}
 		wg.Wait()

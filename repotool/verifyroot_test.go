@@ -26,7 +26,7 @@ func rootRepo(t *testing.T, c cast) string {
 	t.Helper()
 	repo := releaseRepo(t, "1.0.0", c.release)
 	initRepo(t, repo, c)
-	_, err := Promote(context.Background(), PromoteConfig{Repo: repo, Channel: "stable", Version: "1.0.0", Expires: inAWeek, Keys: []crypto.Signer{c.channel}})
+	_, err := Promote(context.Background(), PromoteConfig{Repo: repo, Pin: pinFor(repo), Channel: "stable", Version: "1.0.0", Expires: inAWeek, Keys: []crypto.Signer{c.channel}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -73,7 +73,7 @@ func TestVerifyRootChain(t *testing.T) {
 	repo := rootRepo(t, c)
 	ctx := context.Background()
 	for i := range 2 {
-		if _, err := Rotate(ctx, RotateConfig{Repo: repo, Expires: inAYear.Add(time.Duration(i+1) * time.Hour), Keys: []crypto.Signer{c.root}}); err != nil {
+		if _, err := Rotate(ctx, RotateConfig{Repo: repo, Pin: pinFor(repo), Expires: inAYear.Add(time.Duration(i+1) * time.Hour), Keys: []crypto.Signer{c.root}}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -99,7 +99,7 @@ func TestRejectsRevokedReleaseKeyAfterRotation(t *testing.T) {
 	repo := rootRepo(t, c)
 	newRelease := newSigner(t, keys.Ed25519)
 	addRelease(t, repo, "1.1.0", elf.EM_X86_64, newRelease)
-	_, err := Rotate(context.Background(), RotateConfig{Repo: repo, AddReleaseKeys: pubs(newRelease),
+	_, err := Rotate(context.Background(), RotateConfig{Repo: repo, Pin: pinFor(repo), AddReleaseKeys: pubs(newRelease),
 		RemoveReleaseKeys: []string{id(t, c.release)}, Keys: []crypto.Signer{c.root}})
 	if err != nil {
 		t.Fatal(err)
@@ -151,7 +151,7 @@ func TestRejectsBrokenRootChain(t *testing.T) {
 	repo := rootRepo(t, c)
 	ctx := context.Background()
 	for i := range 2 {
-		if _, err := Rotate(ctx, RotateConfig{Repo: repo, Expires: inAYear.Add(time.Duration(i+1) * time.Hour), Keys: []crypto.Signer{c.root}}); err != nil {
+		if _, err := Rotate(ctx, RotateConfig{Repo: repo, Pin: pinFor(repo), Expires: inAYear.Add(time.Duration(i+1) * time.Hour), Keys: []crypto.Signer{c.root}}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -190,7 +190,7 @@ func TestRejectsPinnedRootNotInRepository(t *testing.T) {
 func TestRejectsStaleRootJSON(t *testing.T) {
 	c := newCast(t)
 	repo := rootRepo(t, c)
-	if _, err := Rotate(context.Background(), RotateConfig{Repo: repo, Expires: inAYear.Add(time.Hour), Keys: []crypto.Signer{c.root}}); err != nil {
+	if _, err := Rotate(context.Background(), RotateConfig{Repo: repo, Pin: pinFor(repo), Expires: inAYear.Add(time.Hour), Keys: []crypto.Signer{c.root}}); err != nil {
 		t.Fatal(err)
 	}
 	one, _ := os.ReadFile(filepath.Join(repo, "1.root.json"))
@@ -245,7 +245,7 @@ func TestRejectsTooManyRotations(t *testing.T) {
 func TestVerifyRootOverHTTP(t *testing.T) {
 	c := newCast(t)
 	repo := rootRepo(t, c)
-	if _, err := Rotate(context.Background(), RotateConfig{Repo: repo, Expires: inAYear.Add(time.Hour), Keys: []crypto.Signer{c.root}}); err != nil {
+	if _, err := Rotate(context.Background(), RotateConfig{Repo: repo, Pin: pinFor(repo), Expires: inAYear.Add(time.Hour), Keys: []crypto.Signer{c.root}}); err != nil {
 		t.Fatal(err)
 	}
 	srv := httptest.NewServer(http.FileServer(http.Dir(repo)))

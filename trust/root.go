@@ -111,6 +111,11 @@ func (r *Root) Expires() time.Time { return r.expires }
 // Bytes returns a copy of the exact bytes that were verified, to persist.
 func (r *Root) Bytes() []byte { return bytes.Clone(r.raw) }
 
+// SameSigned reports whether r and o say the same thing: the same
+// canonical signed content, whatever their signatures. A publisher compares
+// the root in storage with its pinned copy this way.
+func (r *Root) SameSigned(o *Root) bool { return bytes.Equal(r.signed, o.signed) }
+
 // RootKeys returns the keys that sign the next root.
 func (r *Root) RootKeys() *Keys { return r.roles[RoleRoot] }
 

@@ -18,6 +18,8 @@ func hintFor(cmd string, err error) string {
 	switch {
 	case errors.As(err, &he):
 		return he.hint
+	case errors.Is(err, repotool.ErrPin):
+		return "nothing was signed or written: find out who changed the storage before trusting it; the pin (--pin) is your own record of the trust root and channel versions"
 	case errors.Is(err, keys.ErrWrongPassphrase):
 		return "the passphrase is read from --passphrase-file, else $REPOTOOL_PASSPHRASE, else the terminal"
 	case errors.Is(err, keys.ErrNoPassphrase), errors.Is(err, repotool.ErrNoPassphrase):

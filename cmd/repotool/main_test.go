@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"runtime"
 	"strconv"
 	"strings"
@@ -65,6 +66,8 @@ func setup(env *testscript.Env) error {
 	env.Setenv("GOTOOLCHAIN", "local")
 	env.Setenv("CGO_ENABLED", "0")
 	env.Setenv("HOSTPLATFORM", runtime.GOOS+"/"+runtime.GOARCH)
+	// Where init, rotate and promote keep the publisher's default pins.
+	env.Setenv("XDG_CONFIG_HOME", filepath.Join(env.WorkDir, ".config"))
 	return nil
 }
 

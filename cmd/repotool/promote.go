@@ -37,6 +37,7 @@ written.`,
 		fs.Duration("expires", 168*time.Hour, "the channel expires after `DURATION`")
 		fs.StringArray("key", nil, "private `KEY` file of a channel key (required, repeatable)")
 		fs.String("passphrase-file", "", "read the passphrase of encrypted keys from `FILE`")
+		fs.String("pin", "", "the publisher's pin `DIR`, the local trust the repository is checked against (default: one per repository in the user's config directory)")
 	},
 	run: runPromote,
 }
@@ -48,6 +49,9 @@ func runPromote(c *cli, args []string) error {
 	}
 	var cfg repotool.PromoteConfig
 	cfg.Repo, _ = fs.GetString("repo")
+	if cfg.Pin, err = pinFlag(fs, cfg.Repo); err != nil {
+		return err
+	}
 	cfg.Channel, _ = fs.GetString("channel")
 	cfg.Version, _ = fs.GetString("version")
 	cfg.Refresh, _ = fs.GetBool("refresh")

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"crypto"
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/signal"
@@ -45,6 +46,7 @@ their signatures with 'repotool sign-root'. An existing root is never replaced.`
 		fs.Duration("expires", 8760*time.Hour, "the root expires after `DURATION`")
 		fs.StringArray("sign", nil, "private `KEY` file of a root key to sign with (required, repeatable)")
 		fs.String("passphrase-file", "", "read the passphrase of encrypted keys from `FILE`")
+		fs.String("pin", "", "the publisher's pin `DIR`, the local trust the repository is checked against (default: one per repository in the user's config directory)")
 	},
 	run: runInit,
 }
@@ -56,6 +58,9 @@ func runInit(c *cli, args []string) error {
 	}
 	var cfg repotool.InitConfig
 	cfg.Repo, _ = fs.GetString("repo")
+	if cfg.Pin, err = pinFlag(fs, cfg.Repo); err != nil {
+		return err
+	}
 	cfg.RootThreshold, _ = fs.GetInt("root-threshold")
 	cfg.Threshold, _ = fs.GetInt("threshold")
 	cfg.ChannelThreshold, _ = fs.GetInt("channel-threshold")
@@ -131,6 +136,9 @@ the draft is removed. Each signer can run it in turn on their own machine.`,
 		fs.String("repo", "", "repository `DIR` or bucket URL (required)")
 		fs.StringArray("key", nil, "private `KEY` file of a root key (required, repeatable)")
 		fs.String("passphrase-file", "", "read the passphrase of encrypted keys from `FILE`")
+		fs.String("pin", "", "the publisher's pin `DIR`, the local trust the repository is checked against (default: one per repository in the user's config directory)")
+		fs.Bool("dry-run", false, "show what the draft changes and who must sign; sign and write nothing")
+		fs.Bool("json", false, "print the result as JSON")
 	},
 	run: runSignRoot,
 }
@@ -142,6 +150,11 @@ func runSignRoot(c *cli, args []string) error {
 	}
 	var cfg repotool.SignRootConfig
 	cfg.Repo, _ = fs.GetString("repo")
+	if cfg.Pin, err = pinFlag(fs, cfg.Repo); err != nil {
+		return err
+	}
+	cfg.DryRun, _ = fs.GetBool("dry-run")
+	asJSON, _ := fs.GetBool("json")
 	keyFiles, _ := fs.GetStringArray("key")
 	passFile, _ := fs.GetString("passphrase-file")
 	if len(keyFiles) == 0 {
@@ -156,8 +169,49 @@ func runSignRoot(c *cli, args []string) error {
 	if err != nil {
 		return err
 	}
+	if asJSON {
+		return c.printRootJSON(res)
+	}
 	c.printRoot(res, cfg.Repo)
 	return nil
+}
+
+// pinFlag is --pin, or the repository's default pin directory.
+func pinFlag(fs *pflag.FlagSet, repo string) (string, error) {
+	if p, _ := fs.GetString("pin"); p != "" {
+		return p, nil
+	}
+	p, err := repotool.DefaultPin(repo)
+	if err != nil {
+		return "", usagef("%s; give --pin DIR", strings.TrimPrefix(err.Error(), "repotool: "))
+	}
+	return p, nil
+}
+
+// printRootJSON prints what Init, Rotate or SignRoot did, or would do, as
+// one JSON object.
+func (c *cli) printRootJSON(res *repotool.RootResult) error {
+	out := struct {
+		Version  int64         `json:"version"`
+		Expires  time.Time     `json:"expires"`
+		Path     string        `json:"path"`
+		Complete bool          `json:"complete"`
+		DryRun   bool          `json:"dry_run"`
+		Changes  []string      `json:"changes"`
+		Added    []string      `json:"signed_now"`
+		Already  []string      `json:"signed_before"`
+		Missing  trust.Missing `json:"missing"`
+	}{res.Version, res.Expires, res.Path, res.Complete, res.DryRun, orEmpty(res.Changes), orEmpty(res.Added), orEmpty(res.Already), res.Missing}
+	enc := json.NewEncoder(c.stdout)
+	enc.SetIndent("", "  ")
+	return enc.Encode(out)
+}
+
+func orEmpty(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
 }
 
 // printRoot reports what Init, Rotate or SignRoot did and, for a draft,
@@ -166,6 +220,18 @@ func (c *cli) printRoot(res *repotool.RootResult, repo string) {
 	v := res.Version
 	for _, ch := range res.Changes {
 		fmt.Fprintf(c.stdout, "root version %d: %s\n", v, ch)
+	}
+	if res.DryRun {
+		needs := func(n trust.Need, whose string) {
+			if n.Signatures > 0 {
+				fmt.Fprintf(c.stdout, "root version %d needs %d %s from %s: %s\n", v, n.Signatures,
+					plural(n.Signatures, "signature", "signatures"), whose, strings.Join(n.Unsigned, ", "))
+			}
+		}
+		needs(res.Missing.Previous, "the previous root keys")
+		needs(res.Missing.Next, "the new root keys")
+		fmt.Fprintf(c.stdout, "dry run: nothing was signed or written\n")
+		return
 	}
 	for _, id := range res.Already {
 		fmt.Fprintf(c.stdout, "root version %d is already signed by %s\n", v, id)

@@ -46,6 +46,9 @@ root refuse releases only it signed. Flags that add or remove are repeatable.`,
 		fs.Duration("expires", 8760*time.Hour, "the new root expires after `DURATION`")
 		fs.StringArray("sign", nil, "private `KEY` file of a root key to sign with (required, repeatable)")
 		fs.String("passphrase-file", "", "read the passphrase of encrypted keys from `FILE`")
+		fs.String("pin", "", "the publisher's pin `DIR`, the local trust the repository is checked against (default: one per repository in the user's config directory)")
+		fs.Bool("dry-run", false, "show the changes and who must sign; sign and write nothing")
+		fs.Bool("json", false, "print the result as JSON")
 	},
 	run: runRotate,
 }
@@ -57,6 +60,11 @@ func runRotate(c *cli, args []string) error {
 	}
 	var cfg repotool.RotateConfig
 	cfg.Repo, _ = fs.GetString("repo")
+	if cfg.Pin, err = pinFlag(fs, cfg.Repo); err != nil {
+		return err
+	}
+	cfg.DryRun, _ = fs.GetBool("dry-run")
+	asJSON, _ := fs.GetBool("json")
 	for _, t := range []struct {
 		flag string
 		dst  *int
@@ -100,6 +108,9 @@ func runRotate(c *cli, args []string) error {
 	res, err := repotool.Rotate(ctx, cfg)
 	if err != nil {
 		return err
+	}
+	if asJSON {
+		return c.printRootJSON(res)
 	}
 	c.printRoot(res, cfg.Repo)
 	return nil

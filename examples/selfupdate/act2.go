@@ -58,9 +58,10 @@ func initRoot(ctx context.Context, d *demo) error {
 	// A new setting: new builds, repository and install directory.
 	d.stage = &stage{buildDir: "builds2", builds: map[string]string{}, repo: d.path("repo2"), bin: "bin2", store: exe("app") + ".trust"}
 	d.p.say("$ repotool init --repo repo2 --root-key keys/root.pub --release-key keys/release.pub \\")
-	d.p.say("      --channel-key keys/channel.pub --expires 8760h --sign keys/root.key     (repotool.Init here)")
+	d.p.say("      --channel-key keys/channel.pub --expires 8760h --sign keys/root.key --pin keys/repo2.pin     (repotool.Init here)")
 	res, err := repotool.Init(ctx, repotool.InitConfig{
 		Repo:        d.repo,
+		Pin:         d.path(pinDir),
 		RootKeys:    []crypto.PublicKey{d.rootKey.signer.Public()},
 		ReleaseKeys: []crypto.PublicKey{d.release.signer.Public()},
 		ChannelKeys: []crypto.PublicKey{d.channelKey.signer.Public()},
@@ -127,11 +128,16 @@ func followStable(ctx context.Context, d *demo) error {
 	return d.expectInstalled("2.0.0", "1.0.0")
 }
 
+// pinDir is the publisher's pin for repo2: the root it trusts and the
+// channel versions it wrote, which rotate and promote check repo2 against.
+const pinDir = "keys/repo2.pin"
+
 func rotateReleaseKey(ctx context.Context, d *demo) error {
 	d.p.say("$ repotool rotate --repo repo2 --add-release-key keys/release-b.pub \\")
 	d.p.say("      --remove-release-key keys/release.pub --sign keys/root.key     (repotool.Rotate here)")
 	res, err := repotool.Rotate(ctx, repotool.RotateConfig{
 		Repo:              d.repo,
+		Pin:               d.path(pinDir),
 		AddReleaseKeys:    []crypto.PublicKey{d.releaseB.signer.Public()},
 		RemoveReleaseKeys: []string{d.release.id},
 		Keys:              []crypto.Signer{d.rootKey.signer},
@@ -209,7 +215,7 @@ func revokedKeyRefused(ctx context.Context, d *demo) error {
 	d.p.say("(the thief's 4.0.0 is a shell script; no client will ever download it)")
 	d.p.say("$ repotool promote --repo repo2 --channel stable --version 4.0.0 --key keys/channel.key")
 	_, err := repotool.Promote(ctx, repotool.PromoteConfig{
-		Repo: d.repo, Channel: channelName, Version: "4.0.0",
+		Repo: d.repo, Pin: d.path(pinDir), Channel: channelName, Version: "4.0.0",
 		Expires: time.Now().Add(168 * time.Hour),
 		Keys:    []crypto.Signer{d.channelKey.signer},
 	})

@@ -38,7 +38,7 @@ func (d *demo) expectRoles(root *trust.Root, release *demoKey) error {
 // version rootVersion.
 func (d *demo) promote(ctx context.Context, version string, rootVersion int64, expires time.Duration) (*repotool.PromoteResult, error) {
 	res, err := repotool.Promote(ctx, repotool.PromoteConfig{
-		Repo: d.repo, Channel: channelName, Version: version,
+		Repo: d.repo, Pin: d.path(pinDir), Channel: channelName, Version: version,
 		Expires: time.Now().Add(expires),
 		Keys:    []crypto.Signer{d.channelKey.signer},
 	})
