@@ -1,18 +1,15 @@
 package repotool
 
 import (
-	"compress/bzip2"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
-	"strings"
+	"runtime"
 
-	"github.com/klauspost/compress/zstd"
-
-	"github.com/safeupdate/safeupdate/internal/limits"
+	"github.com/safeupdate/safeupdate/internal/payload"
 	"github.com/safeupdate/safeupdate/release"
 )
 
@@ -63,7 +60,11 @@ func checkPayload(ctx context.Context, rd repoReader, r *release.Release) error 
 // checkBinary decompresses the payload of r from z and checks the binary
 // against r's size and hash, reading at most one byte more than the size.
 func checkBinary(z io.Reader, r *release.Release) error {
-	dz, closeDz, err := newDecompressor(r.Binary, z)
+	f, err := payload.FormatOf(r.Binary)
+	if err != nil {
+		return fmt.Errorf("is refused by clients: %v", err)
+	}
+	dz, closeDz, err := payload.NewDecoder(f, z, runtime.GOMAXPROCS(0))
 	if err != nil {
 		return fmt.Errorf("does not decompress: %v", err)
 	}
@@ -144,18 +145,4 @@ func (e *errReader) Read(p []byte) (int, error) {
 		e.err = err
 	}
 	return n, err
-}
-
-// newDecompressor returns a reader decompressing r as the payload name's
-// suffix says: zstd for ".zst" (window bounded as clients bound it),
-// bzip2 otherwise, as go-updater payloads are.
-func newDecompressor(name string, r io.Reader) (io.Reader, func(), error) {
-	if strings.HasSuffix(name, ".zst") {
-		d, err := zstd.NewReader(r, zstd.WithDecoderMaxWindow(limits.ZstdWindow), zstd.WithDecoderConcurrency(1))
-		if err != nil {
-			return nil, nil, err
-		}
-		return d, d.Close, nil
-	}
-	return bzip2.NewReader(r), func() {}, nil
 }

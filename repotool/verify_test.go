@@ -105,6 +105,39 @@ func TestRejectsBinaryNameWithPath(t *testing.T) {
 	wantFail(t, verify1(t, repo, 1, alice), "binary")
 }
 
+// TestRejectsPayloadNameClientsRefuse signs releases whose payload is a
+// good bzip2 stream under a name clients refuse (apply decides the format
+// by the same rule, internal/payload): verify must refuse them too, not
+// approve a release that no client will install.
+func TestRejectsPayloadNameClientsRefuse(t *testing.T) {
+	for _, name := range []string{"app", "app.BZ2", "app.bzip2"} {
+		t.Run(name, func(t *testing.T) {
+			alice := newSigner(t, keys.Ed25519)
+			repo := releaseRepo(t, "1.0.0")
+			dir := filepath.Join(repo, "1.0.0/linux/amd64")
+			if err := os.Rename(filepath.Join(dir, "app.bz2"), filepath.Join(dir, name)); err != nil {
+				t.Fatal(err)
+			}
+			data, _ := os.ReadFile(filepath.Join(dir, "release.json"))
+			r, err := release.Parse(data)
+			if err != nil {
+				t.Fatal(err)
+			}
+			r.Binary = name
+			s, _ := keys.NewSigner(alice)
+			if _, err := r.Sign(s); err != nil {
+				t.Fatal(err)
+			}
+			out, err := r.Marshal()
+			if err != nil {
+				t.Fatal(err)
+			}
+			os.WriteFile(filepath.Join(dir, "release.json"), out, 0o644)
+			wantFail(t, verify1(t, repo, 1, alice), "refused by clients")
+		})
+	}
+}
+
 func TestRejectsMissingPayload(t *testing.T) {
 	alice := newSigner(t, keys.Ed25519)
 	repo := releaseRepo(t, "1.0.0", alice)
