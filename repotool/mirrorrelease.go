@@ -80,6 +80,10 @@ func (m *mirror) release(ctx context.Context, dir string) error {
 // payload copies the payload of r unless the destination holds it
 // already, checking the signed compressed size and hash on the way.
 func (m *mirror) payload(ctx context.Context, r *release.Release, name string) error {
+	pf, err := payloadFormat(r)
+	if err != nil {
+		return fmt.Errorf("%w: %s; nothing was written", ErrUnverified, err)
+	}
 	tok, err := m.dst.token(ctx, name)
 	if err != nil {
 		return err
@@ -104,7 +108,7 @@ func (m *mirror) payload(ctx context.Context, r *release.Release, name string) e
 	if m.cfg.CheckBinary {
 		// Decompressed on the way too, so that a payload that does not
 		// decompress to the signed binary is never written either.
-		bc = newBinaryCheck(vr, r)
+		bc = newBinaryCheck(vr, pf, r)
 		defer bc.stop()
 		src = bc
 	}

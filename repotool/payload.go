@@ -24,6 +24,10 @@ func checkPayload(ctx context.Context, rd repoReader, r *release.Release) error 
 	if err != nil {
 		return fmt.Errorf("payload: %s", trimPrefix(err))
 	}
+	pf, err := payloadFormat(r)
+	if err != nil {
+		return err
+	}
 	f, err := rd.Open(ctx, name)
 	if err != nil {
 		return fmt.Errorf("payload %w", err)
@@ -33,7 +37,7 @@ func checkPayload(ctx context.Context, rd repoReader, r *release.Release) error 
 	zHash, zCount := sha256.New(), &countWriter{}
 	src := &errReader{r: &ctxReader{ctx: ctx, r: io.LimitReader(f, r.CompressedSize+1)}}
 	z := io.TeeReader(src, io.MultiWriter(zHash, zCount))
-	binErr := checkBinary(z, r)
+	binErr := checkBinary(z, pf, r)
 	// Hash the whole payload even if decompression stopped early, so that
 	// a wrong payload is reported as such rather than as bad bzip2.
 	io.Copy(io.Discard, z)
@@ -57,13 +61,21 @@ func checkPayload(ctx context.Context, rd repoReader, r *release.Release) error 
 	return nil
 }
 
-// checkBinary decompresses the payload of r from z and checks the binary
-// against r's size and hash, reading at most one byte more than the size.
-func checkBinary(z io.Reader, r *release.Release) error {
+// payloadFormat returns how the payload of r is compressed, by the rule
+// clients apply (internal/payload), so that a release no client installs
+// is refused before any of its payload is read.
+func payloadFormat(r *release.Release) (payload.Format, error) {
 	f, err := payload.FormatOf(r.Binary)
 	if err != nil {
-		return fmt.Errorf("is refused by clients: %v", err)
+		return 0, fmt.Errorf("refused by clients: %v", err)
 	}
+	return f, nil
+}
+
+// checkBinary decompresses the payload of r, compressed as f, from z and
+// checks the binary against r's size and hash, reading at most one byte
+// more than the size.
+func checkBinary(z io.Reader, f payload.Format, r *release.Release) error {
 	dz, closeDz, err := payload.NewDecoder(f, z, runtime.GOMAXPROCS(0))
 	if err != nil {
 		return fmt.Errorf("does not decompress: %v", err)
@@ -100,11 +112,11 @@ type binaryCheck struct {
 	err error // why the binary was refused
 }
 
-func newBinaryCheck(r io.Reader, want *release.Release) *binaryCheck {
+func newBinaryCheck(r io.Reader, f payload.Format, want *release.Release) *binaryCheck {
 	pr, pw := io.Pipe()
 	c := &binaryCheck{r: r, pw: pw, res: make(chan error, 1)}
 	go func() {
-		err := checkBinary(pr, want)
+		err := checkBinary(pr, f, want)
 		// Should decompression stop early, later writes fail at once
 		// rather than wait for a reader.
 		pr.CloseWithError(errUploadStopped)

@@ -15,9 +15,9 @@ import (
 
 // stallingRepo is a repository server on 127.0.0.1 that stops sending:
 // a path ending in stall-head.json gets no response at all, one ending in
-// stall-body.json the headers and its first 100 bytes of 1000. For the S3
-// case it answers just enough of
-// the protocol: the one-key listing that blobrepo.Open makes, and plain
+// stall-body.json or stall-body.bz2 (a payload) the headers and its first
+// 100 bytes of 1000. For the S3 case it answers just enough of the
+// protocol: the one-key listing that blobrepo.Open makes, and plain
 // object GETs and HEADs (path style, /BUCKET/KEY); a listing of a prefix
 // starting with "stall" gets no response. A stalled response is held until
 // the client goes away, or for a minute at most.
@@ -41,7 +41,7 @@ func stallingRepo(t *testing.T) *httptest.Server {
 				`<IsTruncated>false</IsTruncated></ListBucketResult>`)
 		case strings.HasSuffix(r.URL.Path, "/stall-head.json"):
 			hold()
-		case strings.HasSuffix(r.URL.Path, "/stall-body.json"):
+		case strings.HasSuffix(r.URL.Path, "/stall-body.json"), strings.HasSuffix(r.URL.Path, "/stall-body.bz2"):
 			w.Header().Set("Content-Length", "1000")
 			w.Write([]byte(strings.Repeat("{", 100)))
 			w.(http.Flusher).Flush()
@@ -100,7 +100,7 @@ func TestRejectsStalledRepository(t *testing.T) {
 		}
 		// Checking a payload (sign, mirror --verify) that stalls is the
 		// repository's failure, not a payload that does not match.
-		r := &release.Release{Binary: "stall-body.json", Version: "1.0.0", OS: "linux", Arch: "amd64",
+		r := &release.Release{Binary: "stall-body.bz2", Version: "1.0.0", OS: "linux", Arch: "amd64",
 			Size: 1000, CompressedSize: 1000, Hash: strings.Repeat("0", 64), CompressedHash: strings.Repeat("0", 64)}
 		err = checkPayload(t.Context(), s.rd, r)
 		var unreachable *fetchError

@@ -108,33 +108,57 @@ func TestRejectsBinaryNameWithPath(t *testing.T) {
 // TestRejectsPayloadNameClientsRefuse signs releases whose payload is a
 // good bzip2 stream under a name clients refuse (apply decides the format
 // by the same rule, internal/payload): verify must refuse them too, not
-// approve a release that no client will install.
+// approve a release that no client will install, and mirror must not copy
+// them.
 func TestRejectsPayloadNameClientsRefuse(t *testing.T) {
 	for _, name := range []string{"app", "app.BZ2", "app.bzip2"} {
 		t.Run(name, func(t *testing.T) {
 			alice := newSigner(t, keys.Ed25519)
 			repo := releaseRepo(t, "1.0.0")
-			dir := filepath.Join(repo, "1.0.0/linux/amd64")
-			if err := os.Rename(filepath.Join(dir, "app.bz2"), filepath.Join(dir, name)); err != nil {
-				t.Fatal(err)
-			}
-			data, _ := os.ReadFile(filepath.Join(dir, "release.json"))
-			r, err := release.Parse(data)
-			if err != nil {
-				t.Fatal(err)
-			}
-			r.Binary = name
-			s, _ := keys.NewSigner(alice)
-			if _, err := r.Sign(s); err != nil {
-				t.Fatal(err)
-			}
-			out, err := r.Marshal()
-			if err != nil {
-				t.Fatal(err)
-			}
-			os.WriteFile(filepath.Join(dir, "release.json"), out, 0o644)
+			renamePayload(t, repo, "1.0.0/linux/amd64", name, alice)
 			wantFail(t, verify1(t, repo, 1, alice), "refused by clients")
+
+			dst := t.TempDir()
+			_, err := Mirror(t.Context(), MirrorConfig{From: repo, To: dst, Keys: pubs(alice)})
+			if !errors.Is(err, ErrUnverified) || !strings.Contains(err.Error(), "refused by clients") {
+				t.Fatalf("mirror: %v, want ErrUnverified for a name clients refuse", err)
+			}
+			if left, _ := os.ReadDir(filepath.Join(dst, "1.0.0/linux/amd64")); len(left) != 0 {
+				t.Errorf("mirror wrote %v", left)
+			}
 		})
+	}
+}
+
+// renamePayload renames the payload of the release in dir to name and
+// signs the release again with k alone.
+func renamePayload(t *testing.T, repo, dir, name string, k crypto.Signer) {
+	t.Helper()
+	dir = filepath.Join(repo, filepath.FromSlash(dir))
+	data, err := os.ReadFile(filepath.Join(dir, release.FileName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := release.Parse(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(filepath.Join(dir, r.Binary), filepath.Join(dir, name)); err != nil {
+		t.Fatal(err)
+	}
+	r.Binary, r.Signatures = name, nil
+	s, err := keys.NewSigner(k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.Sign(s); err != nil {
+		t.Fatal(err)
+	}
+	if data, err = r.Marshal(); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, release.FileName), data, 0o644); err != nil {
+		t.Fatal(err)
 	}
 }
 
