@@ -3,8 +3,9 @@
 //
 // Two algorithms are supported: Ed25519 (the default; pure Ed25519 over the
 // message) and ECDSA on NIST P-256 (over the SHA-256 of the message, ASN.1
-// DER signatures). Public keys are PEM-encoded PKIX. Private keys are PKCS#8
-// PEM, normally encrypted at rest with age (scrypt passphrase, armored).
+// DER signatures with s at most n/2, "low-S"). Public keys are PEM-encoded
+// PKIX. Private keys are PKCS#8 PEM, normally encrypted at rest with age
+// (scrypt passphrase, armored).
 // Keys made by `openssl genpkey -algorithm ed25519` and
 // `openssl ecparam -name prime256v1 -genkey` load as they are.
 //
@@ -169,16 +170,33 @@ func Fingerprint(pub crypto.PublicKey) ([32]byte, error) {
 }
 
 // NewSigner wraps a private key as a sigstore signature.Signer using the
-// scheme of its type: pure Ed25519, or ECDSA P-256 over SHA-256.
+// scheme of its type: pure Ed25519, or ECDSA P-256 over SHA-256. Its ECDSA
+// signatures are low-S, the only form Verify accepts.
 func NewSigner(priv crypto.Signer) (signature.Signer, error) {
-	if _, err := TypeOf(priv.Public()); err != nil {
+	t, err := TypeOf(priv.Public())
+	if err != nil {
 		return nil, err
 	}
 	s, err := signature.LoadSigner(priv, crypto.SHA256)
 	if err != nil {
 		return nil, fmt.Errorf("keys: %w", err)
 	}
+	if t == ECDSAP256 {
+		return lowSSigner{s}, nil
+	}
 	return s, nil
+}
+
+// lowSSigner is an ECDSA signer whose signatures are normalised to low-S:
+// crypto/ecdsa returns either of (r, s) and (r, n-s).
+type lowSSigner struct{ signature.Signer }
+
+func (l lowSSigner) SignMessage(msg io.Reader, opts ...signature.SignOption) ([]byte, error) {
+	sig, err := l.Signer.SignMessage(msg, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return lowS(sig)
 }
 
 // NewVerifier wraps a public key as a sigstore signature.Verifier using the
@@ -194,25 +212,45 @@ func NewVerifier(pub crypto.PublicKey) (signature.Verifier, error) {
 	return v, nil
 }
 
-// Sign signs msg with s.
+// Sign signs msg with s. An ECDSA signature is returned in its low-S form,
+// whatever signer made it (NewSigner's, a hardware or KMS signer).
 func Sign(s signature.Signer, msg []byte) ([]byte, error) {
+	pub, err := s.PublicKey()
+	if err != nil {
+		return nil, fmt.Errorf("keys: signing: %w", err)
+	}
+	t, err := TypeOf(pub)
+	if err != nil {
+		return nil, err
+	}
 	sig, err := s.SignMessage(bytes.NewReader(msg))
 	if err != nil {
 		return nil, fmt.Errorf("keys: signing: %w", err)
+	}
+	if t == ECDSAP256 {
+		return lowS(sig)
 	}
 	return sig, nil
 }
 
 // Verify checks sig over msg with pub. ECDSA signatures must be ASN.1 DER
-// (the IEEE P1363 form, which sigstore also accepts, is refused so that a
-// signature has one encoding only).
+// with s at most n/2 (low-S), so that a signature has one encoding only:
+// the IEEE P1363 form, which sigstore also accepts, is refused, and so is
+// (r, n-s), which crypto/ecdsa accepts as readily as (r, s). Ed25519
+// signatures have one encoding already (crypto/ed25519 refuses S >= L).
 func Verify(pub crypto.PublicKey, msg, sig []byte) error {
 	t, err := TypeOf(pub)
 	if err != nil {
 		return err
 	}
-	if t == ECDSAP256 && !isDERSignature(sig) {
-		return fmt.Errorf("%w: ecdsa signature is not ASN.1 DER", ErrBadSignature)
+	if t == ECDSAP256 {
+		_, s, ok := parseDERSignature(sig)
+		if !ok {
+			return fmt.Errorf("%w: ecdsa signature is not ASN.1 DER", ErrBadSignature)
+		}
+		if s.Cmp(p256HalfOrder) > 0 {
+			return fmt.Errorf("%w: ecdsa signature has s above n/2; only the low-S form is accepted, so that a signature has one encoding", ErrBadSignature)
+		}
 	}
 	v, err := NewVerifier(pub)
 	if err != nil {
@@ -224,10 +262,39 @@ func Verify(pub crypto.PublicKey, msg, sig []byte) error {
 	return nil
 }
 
-func isDERSignature(sig []byte) bool {
+// p256HalfOrder is n/2 (rounded down) for P-256. Of the two values s and
+// n-s that make a valid signature with the same r, exactly one is at most
+// this: that is the low-S form.
+var p256HalfOrder = new(big.Int).Rsh(elliptic.P256().Params().N, 1)
+
+// parseDERSignature decodes an ASN.1 DER ECDSA signature with positive r
+// and s and nothing after it.
+func parseDERSignature(sig []byte) (r, s *big.Int, ok bool) {
 	var rs struct{ R, S *big.Int }
 	rest, err := asn1.Unmarshal(sig, &rs)
-	return err == nil && len(rest) == 0 && rs.R.Sign() > 0 && rs.S.Sign() > 0
+	if err != nil || len(rest) != 0 || rs.R.Sign() <= 0 || rs.S.Sign() <= 0 {
+		return nil, nil, false
+	}
+	return rs.R, rs.S, true
+}
+
+// lowS returns the P-256 signature sig with s replaced by n-s when s is
+// above n/2. It refuses a signature that is not DER rather than pass it on,
+// since Verify would refuse it.
+func lowS(sig []byte) ([]byte, error) {
+	r, s, ok := parseDERSignature(sig)
+	if !ok {
+		return nil, errors.New("keys: signing: the signer returned an ecdsa signature that is not ASN.1 DER")
+	}
+	if s.Cmp(p256HalfOrder) <= 0 {
+		return sig, nil
+	}
+	s = new(big.Int).Sub(elliptic.P256().Params().N, s)
+	out, err := asn1.Marshal(struct{ R, S *big.Int }{r, s})
+	if err != nil {
+		return nil, fmt.Errorf("keys: signing: %w", err)
+	}
+	return out, nil
 }
 
 // readAll reads at most limit bytes of r and fails if there is more.

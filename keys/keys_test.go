@@ -12,6 +12,8 @@ import (
 	"encoding/hex"
 	"encoding/pem"
 	"errors"
+	"fmt"
+	"io"
 	"math/big"
 	"os"
 	"os/exec"
@@ -19,6 +21,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/sigstore/sigstore/pkg/signature"
 	"github.com/theupdateframework/go-tuf/v2/metadata"
 
 	"github.com/safeupdate/safeupdate/internal/limits"
@@ -195,6 +198,9 @@ func TestRejectsP1363ECDSASignature(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if s.Cmp(halfOrder) > 0 {
+		s.Sub(elliptic.P256().Params().N, s) // the low-S form, the one Verify accepts
+	}
 	der, err := asn1.Marshal(struct{ R, S *big.Int }{r, s})
 	if err != nil {
 		t.Fatal(err)
@@ -210,6 +216,134 @@ func TestRejectsP1363ECDSASignature(t *testing.T) {
 	}
 	if err := keys.Verify(&priv.PublicKey, msg, p1363); !errors.Is(err, keys.ErrBadSignature) {
 		t.Fatalf("P1363 signature: err = %v, want ErrBadSignature", err)
+	}
+}
+
+// halfOrder is n/2 for P-256: a low-S signature has s at most this.
+var halfOrder = new(big.Int).Rsh(elliptic.P256().Params().N, 1)
+
+// otherS returns the DER ECDSA P-256 signature sig with s replaced by n-s:
+// the other encoding of the same signature, which crypto/ecdsa accepts too.
+func otherS(sig []byte) ([]byte, error) {
+	var rs struct{ R, S *big.Int }
+	if rest, err := asn1.Unmarshal(sig, &rs); err != nil || len(rest) != 0 {
+		return nil, fmt.Errorf("not a DER signature: %v", err)
+	}
+	rs.S.Sub(elliptic.P256().Params().N, rs.S)
+	return asn1.Marshal(rs)
+}
+
+// sOf returns the s of a DER ECDSA signature.
+func sOf(t *testing.T, sig []byte) *big.Int {
+	t.Helper()
+	var rs struct{ R, S *big.Int }
+	if _, err := asn1.Unmarshal(sig, &rs); err != nil {
+		t.Fatal(err)
+	}
+	return rs.S
+}
+
+// TestRejectsMalleableECDSASignature checks that an ECDSA signature (r, s)
+// cannot be re-encoded as (r, n-s), which crypto/ecdsa and sigstore accept
+// as valid: only the low-S form verifies.
+func TestRejectsMalleableECDSASignature(t *testing.T) {
+	priv, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	signer, err := keys.NewSigner(priv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	msg := []byte("the signed message")
+	sig, err := keys.Sign(signer, msg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := keys.Verify(&priv.PublicKey, msg, sig); err != nil {
+		t.Fatalf("the signature as made is refused: %v", err)
+	}
+	high, err := otherS(sig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	digest := sha256.Sum256(msg)
+	if !ecdsa.VerifyASN1(&priv.PublicKey, digest[:], high) {
+		t.Fatal("test bug: (r, n-s) is not a valid signature")
+	}
+	err = keys.Verify(&priv.PublicKey, msg, high)
+	if !errors.Is(err, keys.ErrBadSignature) {
+		t.Fatalf("(r, n-s): err = %v, want ErrBadSignature", err)
+	}
+	if !strings.Contains(err.Error(), "low-S") {
+		t.Errorf("the error does not say why: %v", err)
+	}
+}
+
+// highSSigner stands for a signer this package did not make (hardware,
+// KMS): it returns every ECDSA signature in its high-S form.
+type highSSigner struct{ priv *ecdsa.PrivateKey }
+
+func (h highSSigner) PublicKey(...signature.PublicKeyOption) (crypto.PublicKey, error) {
+	return &h.priv.PublicKey, nil
+}
+
+func (h highSSigner) SignMessage(msg io.Reader, _ ...signature.SignOption) ([]byte, error) {
+	data, err := io.ReadAll(msg)
+	if err != nil {
+		return nil, err
+	}
+	digest := sha256.Sum256(data)
+	sig, err := ecdsa.SignASN1(rand.Reader, h.priv, digest[:])
+	if err != nil {
+		return nil, err
+	}
+	var rs struct{ R, S *big.Int }
+	if _, err := asn1.Unmarshal(sig, &rs); err != nil {
+		return nil, err
+	}
+	if rs.S.Cmp(halfOrder) <= 0 {
+		return otherS(sig)
+	}
+	return sig, nil
+}
+
+// TestSignProducesLowSECDSA checks that every way of signing here makes the
+// low-S form Verify accepts, whichever form crypto/ecdsa or the signer chose.
+func TestSignProducesLowSECDSA(t *testing.T) {
+	priv, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ours, err := keys.NewSigner(priv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ways := map[string]func(msg []byte) ([]byte, error){
+		"keys.Sign with NewSigner": func(msg []byte) ([]byte, error) { return keys.Sign(ours, msg) },
+		"NewSigner's SignMessage":  func(msg []byte) ([]byte, error) { return ours.SignMessage(bytes.NewReader(msg)) },
+		"keys.Sign with a high-S signer": func(msg []byte) ([]byte, error) {
+			return keys.Sign(highSSigner{priv}, msg)
+		},
+	}
+	for name, sign := range ways {
+		t.Run(name, func(t *testing.T) {
+			// Half of crypto/ecdsa's signatures are high-S: 32 in a row
+			// low-S by chance happens once in 2^32 runs.
+			for i := range 32 {
+				msg := fmt.Appendf(nil, "message %d", i)
+				sig, err := sign(msg)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if sOf(t, sig).Cmp(halfOrder) > 0 {
+					t.Fatalf("signature %d is high-S", i)
+				}
+				if err := keys.Verify(&priv.PublicKey, msg, sig); err != nil {
+					t.Fatalf("signature %d: %v", i, err)
+				}
+			}
+		})
 	}
 }
 

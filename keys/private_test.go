@@ -194,6 +194,16 @@ func TestParsesOpenSSLKeys(t *testing.T) {
 
 			// openssl signs, we verify.
 			osslSig := opensslSign(t, dir, tc.typ)
+			if tc.typ == keys.ECDSAP256 && sOf(t, osslSig).Cmp(halfOrder) > 0 {
+				// openssl does not make low-S signatures; its high-S
+				// ones are refused and their low-S form is accepted.
+				if err := keys.Verify(priv.Public(), msg, osslSig); !errors.Is(err, keys.ErrBadSignature) {
+					t.Fatalf("openssl's high-S signature: err = %v, want ErrBadSignature", err)
+				}
+				if osslSig, err = otherS(osslSig); err != nil {
+					t.Fatal(err)
+				}
+			}
 			if err := keys.Verify(priv.Public(), msg, osslSig); err != nil {
 				t.Fatalf("openssl's signature refused: %v", err)
 			}

@@ -3,12 +3,17 @@ package trust_test
 import (
 	"bytes"
 	"crypto"
+	"crypto/elliptic"
+	"encoding/asn1"
+	"encoding/hex"
 	"errors"
+	"math/big"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/sigstore/sigstore/pkg/signature"
+	"github.com/theupdateframework/go-tuf/v2/metadata"
 
 	"github.com/safeupdate/safeupdate/keys"
 	"github.com/safeupdate/safeupdate/release"
@@ -312,5 +317,40 @@ func TestRootBytesIsACopy(t *testing.T) {
 	}
 	if got := trust.RootFileName(12); got != "12.root.json" {
 		t.Errorf("RootFileName(12) = %q", got)
+	}
+}
+
+// TestRejectsMalleableECDSASignatureInRoot checks that a root's ECDSA
+// signature re-encoded as (r, n-s), which go-tuf accepts, is refused: roots
+// are verified through keys.Verify, not go-tuf's verifier.
+func TestRejectsMalleableECDSASignatureInRoot(t *testing.T) {
+	c := rtCast(t)
+	data := rtSign(t, trust.NewRootDraft(rtRole(1, c.b), rtRole(1, c.t1), rtRole(1, c.s), rtExpires), c.b)
+	if _, err := trust.NewRoot(data); err != nil {
+		t.Fatalf("the root as signed is refused: %v", err)
+	}
+	meta, err := new(metadata.Metadata[metadata.RootType]).FromBytes(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rs struct{ R, S *big.Int }
+	if _, err := asn1.Unmarshal(meta.Signatures[0].Signature, &rs); err != nil {
+		t.Fatal(err)
+	}
+	rs.S.Sub(elliptic.P256().Params().N, rs.S)
+	high, err := asn1.Marshal(rs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	malleated := bytes.Replace(data, []byte(hex.EncodeToString(meta.Signatures[0].Signature)), []byte(hex.EncodeToString(high)), 1)
+	tufMeta, err := new(metadata.Metadata[metadata.RootType]).FromBytes(malleated)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := tufMeta.VerifyDelegate(metadata.ROOT, tufMeta); err != nil {
+		t.Fatalf("test bug: go-tuf refuses the (r, n-s) root too: %v", err)
+	}
+	if r, err := trust.NewRoot(malleated); !errors.Is(err, trust.ErrThreshold) || r != nil {
+		t.Fatalf("root with (r, n-s): got %v, want ErrThreshold", err)
 	}
 }
