@@ -131,3 +131,28 @@ func TestRejectsOversizedRelease(t *testing.T) {
 		}
 	}
 }
+
+// TestRejectsLoneSurrogateInRelease checks that a signed member cannot be
+// rewritten as a lone surrogate escape: encoding/json reads "\ud800" and
+// "\udfff" alike as U+FFFD, so the signature over "\ufffd" would hold for
+// both while other parsers read three different strings.
+func TestRejectsLoneSurrogateInRelease(t *testing.T) {
+	priv := fixedKey()
+	data := signedDoc(t, priv, "note", `"\ufffd"`)
+	if _, err := mustParse(t, data).Verify(trusting(t, 1, priv)); err != nil {
+		t.Fatalf("the signed release is refused: %v", err)
+	}
+	signedNote := []byte(`"note": "` + "\ufffd" + `"`)
+	if !bytes.Contains(data, signedNote) {
+		t.Fatalf("test bug: Marshal wrote the note otherwise:\n%s", data)
+	}
+	cases := map[string][]byte{}
+	for _, esc := range []string{`\ud800`, `\udfff`} {
+		cases["signed note as "+esc] = bytes.Replace(data, signedNote, []byte(`"note": "`+esc+`"`), 1)
+	}
+	cases["in binary"] = doc("binary", `"app\udc00.bz2"`)
+	cases["in a signature"] = doc("signatures", `[{"keyid": "`+keyID+`", "sig": "\ud800"}]`)
+	cases["in a member name"] = doc(`\udfff`, `1`)
+	rejectAll(t, cases)
+	mustParse(t, doc("note", `"\ud83d\ude00"`))
+}

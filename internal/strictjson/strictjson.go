@@ -4,7 +4,8 @@
 // Every signed document of safeupdate (release.json, roots, channels) is
 // checked here first: signatures cover the canonical JSON of the decoded
 // value, so any ambiguity in decoding (duplicate keys, floats, invalid
-// UTF-8) would let two readers see different documents under one signature.
+// UTF-8, lone surrogate escapes) would let two readers see different
+// documents under one signature.
 package strictjson
 
 import (
@@ -14,6 +15,7 @@ import (
 	"fmt"
 	"io"
 	"regexp"
+	"strconv"
 	"strings"
 	"unicode/utf8"
 
@@ -51,9 +53,10 @@ func jsonPath(stack []*jsonFrame) string {
 // Check refuses JSON that two parsers could read differently, that has
 // no canonical form, or that holds null (no member of our formats is
 // optional, and go-tuf v2.4.2 dereferences some nulls): invalid UTF-8,
-// duplicate object keys, numbers that are not plain integers, null,
-// nesting deeper than limits.JSONDepth, and anything after the top-level
-// value. It must run before the document is decoded.
+// \u escapes of lone UTF-16 surrogates, duplicate object keys, numbers
+// that are not plain integers, null, nesting deeper than limits.JSONDepth,
+// and anything after the top-level value. It must run before the document
+// is decoded.
 func Check(data []byte) error { return check(data, false) }
 
 // CheckAllowNull is Check for formats where null may appear in members
@@ -81,6 +84,7 @@ func check(data []byte, allowNull bool) error {
 		}
 	}
 	for {
+		start := dec.InputOffset()
 		tok, err := dec.Token()
 		if err == io.EOF {
 			break
@@ -91,6 +95,8 @@ func check(data []byte, allowNull bool) error {
 		if done {
 			return errors.New("data after the JSON value")
 		}
+		// The raw bytes of the token, after any separator before it.
+		raw := data[start:dec.InputOffset()]
 		if n := len(stack); n > 0 && stack[n-1].object && stack[n-1].expectKey {
 			top := stack[n-1]
 			if d, ok := tok.(json.Delim); ok && d == '}' {
@@ -101,6 +107,9 @@ func check(data []byte, allowNull bool) error {
 			key, ok := tok.(string)
 			if !ok {
 				return errors.New("object key is not a string")
+			}
+			if err := checkEscapes(raw); err != nil {
+				return fmt.Errorf("member name %q in %s: %v", key, jsonPath(stack[:n-1]), err)
 			}
 			if top.keys[key] {
 				return fmt.Errorf("duplicate key %q in %s", key, jsonPath(stack))
@@ -130,6 +139,10 @@ func check(data []byte, allowNull bool) error {
 			if !canonicalInt.MatchString(string(t)) || t == "-0" {
 				return fmt.Errorf("number %s at %s is not a canonical integer", t, jsonPath(stack))
 			}
+		case string:
+			if err := checkEscapes(raw); err != nil {
+				return fmt.Errorf("string at %s: %v", jsonPath(stack), err)
+			}
 		}
 		valueDone()
 	}
@@ -137,6 +150,53 @@ func check(data []byte, allowNull bool) error {
 		return errors.New("unexpected end of JSON")
 	}
 	return nil
+}
+
+// checkEscapes refuses a \u escape that is a lone UTF-16 surrogate in the
+// JSON string literal in raw (after any separator): a high surrogate not
+// followed at once by a \u escape of a low one, or a low one on its own.
+// encoding/json decodes every lone surrogate to U+FFFD, so "\ud800" and
+// "\udfff" would read, and sign, as one string where other parsers read
+// two. A valid pair, such as "\ud83d\ude00", is one character and passes.
+func checkEscapes(raw []byte) error {
+	q := bytes.IndexByte(raw, '"')
+	if q < 0 {
+		return errors.New("string literal not found in the input")
+	}
+	lit := raw[q+1:]
+	for i := 0; i < len(lit); i++ {
+		switch lit[i] {
+		case '"':
+			return nil
+		case '\\':
+			r, ok := unicodeEscape(lit[i:])
+			if !ok {
+				i++ // a one-letter escape such as \n or \"
+				continue
+			}
+			switch {
+			case r >= 0xd800 && r < 0xdc00:
+				if low, ok := unicodeEscape(lit[i+6:]); ok && low >= 0xdc00 && low < 0xe000 {
+					i += 11
+					continue
+				}
+				return fmt.Errorf("%s is a high surrogate escape without a low one after it; JSON parsers disagree on what it means", lit[i:i+6])
+			case r >= 0xdc00 && r < 0xe000:
+				return fmt.Errorf("%s is a low surrogate escape without a high one before it; JSON parsers disagree on what it means", lit[i:i+6])
+			}
+			i += 5
+		}
+	}
+	return errors.New("unterminated string literal")
+}
+
+// unicodeEscape decodes the \uXXXX escape at the start of b.
+func unicodeEscape(b []byte) (rune, bool) {
+	if len(b) < 6 || b[0] != '\\' || b[1] != 'u' {
+		return 0, false
+	}
+	n, err := strconv.ParseUint(string(b[2:6]), 16, 16)
+	return rune(n), err == nil
 }
 
 // Decode decodes checked JSON into maps, slices, strings, bools and
