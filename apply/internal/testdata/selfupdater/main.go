@@ -2,10 +2,14 @@
 
 // Command selfupdater is built by package apply's tests, three times with
 // different versions, to show a process updating itself with the default
-// target (its own executable) and re-executing the new binary.
+// target (its own executable): update installs one version and re-executes
+// the new binary; daemon installs several in turn in one process, without
+// re-executing, as a long-running program would, printing each version
+// once it is installed.
 //
 //	selfupdater version
 //	selfupdater update REPO_URL VERSION PUBLIC_KEY_FILE
+//	selfupdater daemon REPO_URL PUBLIC_KEY_FILE VERSION...
 package main
 
 import (
@@ -26,14 +30,47 @@ func main() {
 		fmt.Println(version)
 		return
 	}
-	if len(os.Args) != 5 || os.Args[1] != "update" {
-		fmt.Fprintln(os.Stderr, "usage: selfupdater version | update REPO_URL VERSION PUBLIC_KEY_FILE")
+	var err error
+	switch {
+	case len(os.Args) == 5 && os.Args[1] == "update":
+		err = update(os.Args[2], os.Args[3], os.Args[4])
+	case len(os.Args) >= 5 && os.Args[1] == "daemon":
+		err = daemon(os.Args[2], os.Args[3], os.Args[4:])
+	default:
+		fmt.Fprintln(os.Stderr, "usage: selfupdater version | update REPO_URL VERSION PUBLIC_KEY_FILE | daemon REPO_URL PUBLIC_KEY_FILE VERSION...")
 		os.Exit(2)
 	}
-	if err := update(os.Args[2], os.Args[3], os.Args[4]); err != nil {
+	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
+}
+
+// daemon installs each version in turn over its own executable, with the
+// default target, and never re-executes: the process keeps running the
+// first image while the file at its path moves on.
+func daemon(repo, keyFile string, versions []string) error {
+	pub, err := os.ReadFile(keyFile)
+	if err != nil {
+		return err
+	}
+	installed := version
+	for _, to := range versions {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		err := apply.Apply(ctx,
+			apply.SourceRepo(repo),
+			apply.Version(to),
+			apply.PublicKey(pub),
+			apply.CurrentVersion(installed),
+		)
+		cancel()
+		if err != nil {
+			return fmt.Errorf("updating %s to %s: %w", installed, to, err)
+		}
+		installed = to
+		fmt.Println(installed)
+	}
+	return nil
 }
 
 func update(repo, to, keyFile string) error {
