@@ -7,8 +7,10 @@
 // when the connection drops, and swaps the new binary in atomically,
 // keeping a backup of the old one.
 // Restarting the process afterwards is the caller's job (syscall.Exec is
-// usually enough). Check does only the metadata half; Rollback puts the
-// backup back on demand.
+// usually enough); a process that does not restart may call Apply again,
+// and the default target stays the file it was started from (TargetFile).
+// Check does only the metadata half; Rollback puts the backup back on
+// demand.
 //
 // # What is verified, and when
 //

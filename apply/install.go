@@ -251,7 +251,8 @@ func restore(backup, target string) error {
 }
 
 // Rollback puts the kept backup (BackupFile, default TARGET.backup) back
-// over the target (TargetFile, default the running executable), atomically,
+// over the target (TargetFile, default the running executable as the
+// program was started, even after an Apply in this process), atomically,
 // and keeps the backup. It refuses a backup that is not a regular file, such
 // as a symbolic link. It checks nothing else: the backup is trusted as the
 // binary that was installed before. Other options are ignored.

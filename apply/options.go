@@ -91,8 +91,21 @@ func Version(v string) Option {
 }
 
 // TargetFile sets the file to replace. The default is the running
-// executable (os.Executable). Symbolic links are resolved, once per call,
-// and the file they point to is replaced, so the links are kept.
+// executable as the program was started: the path os.Executable gave when
+// package apply was initialised, before any Apply could move the running
+// image. Asked again after an update, os.Executable may name where that
+// image now is (on Linux, whose /proc/self/exe follows the file, the
+// backup), so the default never changes within a process: a daemon that
+// calls Apply twice without re-executing updates the same file both times,
+// and so does a Rollback after an Apply. On Windows (where the running .exe
+// is moved aside to a unique name) and macOS it is the path the program
+// was started as. A program that re-executes itself after Apply should
+// likewise take os.Executable before its first Apply.
+//
+// Symbolic links are resolved, once per call, and the file they point to
+// is replaced, so the links are kept. Linux reports the executable with
+// its links already resolved; macOS reports the path it was started by,
+// which may be a link, and each call follows it anew.
 func TargetFile(path string) Option {
 	return func(c *config) error {
 		if path == "" {
@@ -298,16 +311,22 @@ func (c *config) checkRepo() error {
 	return nil
 }
 
+// startExe is the default target, taken once, when the package is
+// initialised, and never asked again (see TargetFile): after a swap
+// os.Executable may name the backup or an aside file, and replacing that
+// would leave the target at the old version. If it could not be found
+// then, Apply refuses to guess later and asks for TargetFile.
+var startExe, startExeErr = os.Executable()
+
 // resolveTarget makes target and backup absolute, with the target's
 // symbolic links resolved, once.
 func (c *config) resolveTarget() error {
 	target := c.target
 	if target == "" {
-		exe, err := os.Executable()
-		if err != nil {
-			return fmt.Errorf("apply: finding the running executable (pass TargetFile): %w", err)
+		if startExeErr != nil {
+			return fmt.Errorf("apply: no TargetFile, and the running executable could not be found when the program started (pass TargetFile): %w", startExeErr)
 		}
-		target = exe
+		target = startExe
 	}
 	resolved, err := filepath.EvalSymlinks(target)
 	if err != nil {

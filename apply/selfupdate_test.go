@@ -107,3 +107,53 @@ func TestSelfUpdateTwice(t *testing.T) {
 		t.Errorf("stray files next to the binary: %v", sortedKeys(got))
 	}
 }
+
+// TestSurvivesTwoUpdatesInOneProcess runs a program that updates itself
+// twice without re-executing, as a daemon does. After the first swap the
+// running image is the backup, and on Linux os.Executable (/proc/self/exe)
+// now names the backup: a default target looked up again would make the
+// second update replace the backup, leaving the target at the first new
+// version and the oldest binary at TARGET.backup.backup.
+func TestSurvivesTwoUpdatesInOneProcess(t *testing.T) {
+	work := t.TempDir()
+	bins := buildSelfUpdater(t, work, "1.0.0", "2.0.0", "3.0.0")
+	key := newKey(t)
+	keyFile := filepath.Join(work, "release.pub")
+	if err := os.WriteFile(keyFile, key.pub, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r := newRepo(t)
+	r.publish(t, "2.0.0", runtime.GOOS, runtime.GOARCH, bins["2.0.0"], key)
+	r.publish(t, "3.0.0", runtime.GOOS, runtime.GOARCH, bins["3.0.0"], key)
+
+	dir := t.TempDir()
+	app := filepath.Join(dir, "app")
+	if err := os.WriteFile(app, bins["1.0.0"], 0o755); err != nil {
+		t.Fatal(err)
+	}
+	run := func(args ...string) string {
+		t.Helper()
+		var stdout, stderr bytes.Buffer
+		cmd := exec.Command(app, args...)
+		cmd.Stdout, cmd.Stderr = &stdout, &stderr
+		if err := cmd.Run(); err != nil {
+			t.Fatalf("app %s: %v\n%s", strings.Join(args, " "), err, stderr.Bytes())
+		}
+		return strings.TrimSpace(stdout.String())
+	}
+	// One process, still running 1.0.0, installs 2.0.0 and then 3.0.0.
+	if got := run("daemon", r.url(), keyFile, "2.0.0", "3.0.0"); got != "2.0.0\n3.0.0" {
+		t.Errorf("the daemon reported installing %q, want 2.0.0 then 3.0.0", got)
+	}
+	if got := run("version"); got != "3.0.0" {
+		t.Errorf("after two updates in one process the target runs %q, want 3.0.0", got)
+	}
+	wantFile(t, app, bins["3.0.0"])
+	wantFile(t, app+".backup", bins["2.0.0"])
+	if _, err := os.Lstat(app + ".backup.backup"); err == nil {
+		t.Errorf("the second update made %s.backup.backup: it replaced the backup, not the target", app)
+	}
+	if got := listDir(t, dir); len(got) != 2 {
+		t.Errorf("stray files next to the binary: %v", sortedKeys(got))
+	}
+}
