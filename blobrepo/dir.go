@@ -2,25 +2,35 @@ package blobrepo
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"io"
 	"io/fs"
 	"net/url"
 	"os"
+	"path"
 	"path/filepath"
 	"runtime"
 	"strings"
 	"syscall"
 )
 
-// dirStore is the file:// backend. Keys map to files under root; temporary
-// files start with "." so that no valid path can name or list them.
+// dirStore is the file:// backend. Keys map to files under the directory;
+// temporary files start with "." so that no valid path can name or list
+// them.
+//
+// Every access, read or write, goes through root, an os.Root of the
+// directory: a symbolic link inside the repository that leads outside it
+// (a version directory linked elsewhere, a release.json linked to a file of
+// the publisher's) makes the operation fail instead of reading or writing
+// outside. Links that stay inside are followed, as os.Root does.
 type dirStore struct {
-	root string
+	root *os.Root // the directory, opened once
 }
 
-const tempPattern = ".blobrepo-*.tmp"
+// tempPrefix and tempSuffix surround a random name: temporary files.
+const tempPrefix, tempSuffix = ".blobrepo-", ".tmp"
 
 func openDir(u *url.URL) (backend, error) {
 	if u.Host != "" && u.Host != "localhost" {
@@ -47,11 +57,37 @@ func openDir(u *url.URL) (backend, error) {
 	if !fi.IsDir() {
 		return nil, fmt.Errorf("%s is not a directory", p)
 	}
-	return &dirStore{root: filepath.Clean(p)}, nil
+	root, err := os.OpenRoot(filepath.Clean(p))
+	if err != nil {
+		return nil, err
+	}
+	return &dirStore{root: root}, nil
 }
 
-func (d *dirStore) file(key string) string {
-	return filepath.Join(d.root, filepath.FromSlash(key))
+// escaped explains err, from an operation of the root on key: os.Root
+// refuses a name that leads outside the directory, with an error callers
+// cannot test for, so this looks for the first symbolic link on the way
+// that the root will not follow and names it. Other errors are returned
+// as they are.
+func (d *dirStore) escaped(key string, err error) error {
+	if err == nil || errors.Is(err, fs.ErrNotExist) || errors.Is(err, fs.ErrExist) {
+		return err
+	}
+	p := ""
+	for seg := range strings.SplitSeq(key, "/") {
+		p = path.Join(p, seg)
+		fi, lerr := d.root.Lstat(filepath.FromSlash(p))
+		if lerr != nil {
+			break
+		}
+		if fi.Mode()&fs.ModeSymlink == 0 {
+			continue
+		}
+		if _, serr := d.root.Stat(filepath.FromSlash(p)); serr != nil && !errors.Is(serr, fs.ErrNotExist) {
+			return fmt.Errorf("%s is a symbolic link leading out of the repository; refusing to follow it (%w)", p, err)
+		}
+	}
+	return err
 }
 
 func notFound(err error) error {
@@ -66,9 +102,9 @@ func (d *dirStore) get(ctx context.Context, key string, offset, limit int64) (io
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	f, err := os.Open(d.file(key))
+	f, err := d.root.Open(filepath.FromSlash(key))
 	if err != nil {
-		return nil, notFound(err)
+		return nil, notFound(d.escaped(key, err))
 	}
 	fi, err := f.Stat()
 	if err == nil && !fi.Mode().IsRegular() {
@@ -124,20 +160,26 @@ func (d *dirStore) put(ctx context.Context, key string, r io.Reader, opts PutOpt
 	if opts.IfMatch != "" && !canLockDir {
 		return fmt.Errorf("%w: IfMatch on a file:// store on %s (no directory lock)", ErrUnsupported, runtime.GOOS)
 	}
-	final := d.file(key)
-	dir := filepath.Dir(final)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return err
-	}
-	tmp, err := os.CreateTemp(dir, tempPattern)
+	dir, base, err := d.openParent(key, true)
 	if err != nil {
 		return err
 	}
-	name, renamed := tmp.Name(), false
+	defer dir.Close()
+	// A link at the final name is refused, for a clear message: the
+	// rename would replace the link, not write through it, and link(2)
+	// and the IfMatch check go through dir, which does not follow it out.
+	if fi, err := dir.Lstat(base); err == nil && fi.Mode()&fs.ModeSymlink != 0 {
+		return fmt.Errorf("%s is a symbolic link; refusing to write through it or replace it", key)
+	}
+	tmp, name, err := createTemp(dir)
+	if err != nil {
+		return err
+	}
+	renamed := false
 	defer func() {
 		tmp.Close() // a second Close only returns an error
 		if !renamed {
-			os.Remove(name)
+			dir.Remove(name)
 		}
 	}()
 	if _, err := io.Copy(tmp, ctxReader{ctx, r}); err != nil {
@@ -157,7 +199,7 @@ func (d *dirStore) put(ctx context.Context, key string, r io.Reader, opts PutOpt
 	}
 	if opts.CreateOnly {
 		// link(2) fails if final exists, atomically, across processes.
-		if err := os.Link(name, final); err != nil {
+		if err := dir.Link(name, base); err != nil {
 			if errors.Is(err, fs.ErrExist) {
 				return fmt.Errorf("%w (%w)", ErrExists, err)
 			}
@@ -171,31 +213,67 @@ func (d *dirStore) put(ctx context.Context, key string, r io.Reader, opts PutOpt
 	}
 	defer unlock()
 	if opts.IfMatch != "" {
-		fi, err := os.Stat(final)
+		fi, err := dir.Stat(base)
 		if err != nil {
 			if errors.Is(err, fs.ErrNotExist) {
 				return fmt.Errorf("%w: object is gone (%w)", ErrPrecondition, err)
 			}
-			return err
+			return d.escaped(key, err)
 		}
 		if t := fileToken(fi); t != opts.IfMatch {
 			return fmt.Errorf("%w: token is %s, not %s", ErrPrecondition, t, opts.IfMatch)
 		}
 	}
-	if err := os.Rename(name, final); err != nil {
+	if err := dir.Rename(name, base); err != nil {
 		return err
 	}
 	renamed = true
 	return syncDir(dir)
 }
 
+// openParent opens, as a root of its own, the directory of key inside the
+// repository (making it first when create), and returns it with the key's
+// last segment. Every later step of a write or a delete names a file of
+// this one directory: the lock, the temporary file, the link or rename and
+// the fsync all see the same directory, which cannot lead outside.
+func (d *dirStore) openParent(key string, create bool) (*os.Root, string, error) {
+	parent, base := path.Split(key)
+	parent = strings.TrimSuffix(parent, "/")
+	if parent == "" {
+		dir, err := d.root.OpenRoot(".")
+		return dir, base, err
+	}
+	if create {
+		if err := d.root.MkdirAll(filepath.FromSlash(parent), 0o755); err != nil {
+			return nil, "", d.escaped(key, err)
+		}
+	}
+	dir, err := d.root.OpenRoot(filepath.FromSlash(parent))
+	if err != nil {
+		return nil, "", d.escaped(key, err)
+	}
+	return dir, base, nil
+}
+
+// createTemp creates a new temporary file in dir, with a random name that
+// no valid path can name (it starts with a dot). O_EXCL: a name someone
+// planted is never opened.
+func createTemp(dir *os.Root) (*os.File, string, error) {
+	name := tempPrefix + rand.Text() + tempSuffix
+	f, err := dir.OpenFile(name, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return nil, "", err
+	}
+	return f, name, nil
+}
+
 func (d *dirStore) attributes(ctx context.Context, key string) (Attrs, error) {
 	if err := ctx.Err(); err != nil {
 		return Attrs{}, err
 	}
-	fi, err := os.Stat(d.file(key))
+	fi, err := d.root.Stat(filepath.FromSlash(key))
 	if err != nil {
-		return Attrs{}, notFound(err)
+		return Attrs{}, notFound(d.escaped(key, err))
 	}
 	if !fi.Mode().IsRegular() {
 		return Attrs{}, fmt.Errorf("%w: not a regular file", ErrNotFound)
@@ -205,38 +283,30 @@ func (d *dirStore) attributes(ctx context.Context, key string) (Attrs, error) {
 
 func (d *dirStore) list(ctx context.Context, prefix string, fn func(string) error) error {
 	// Walk from the deepest directory the prefix names, not the root.
-	start := d.root
+	start := "."
 	if i := strings.LastIndex(prefix, "/"); i >= 0 {
-		start = d.file(prefix[:i])
+		start = prefix[:i]
 	}
-	err := filepath.WalkDir(start, func(p string, e fs.DirEntry, err error) error {
+	err := fs.WalkDir(d.root.FS(), start, func(p string, e fs.DirEntry, err error) error {
 		if err != nil {
 			if p == start && errors.Is(err, fs.ErrNotExist) {
 				return nil
 			}
-			return err
+			return d.escaped(p, err)
 		}
 		if err := ctx.Err(); err != nil {
 			return err
 		}
 		if strings.HasPrefix(e.Name(), ".") && p != start {
 			if e.IsDir() {
-				return filepath.SkipDir
+				return fs.SkipDir
 			}
 			return nil
 		}
-		if !e.Type().IsRegular() {
+		if !e.Type().IsRegular() || !strings.HasPrefix(p, prefix) {
 			return nil
 		}
-		rel, err := filepath.Rel(d.root, p)
-		if err != nil {
-			return err
-		}
-		key := filepath.ToSlash(rel)
-		if !strings.HasPrefix(key, prefix) {
-			return nil
-		}
-		return fn(key)
+		return fn(p)
 	})
 	return err
 }
@@ -245,27 +315,27 @@ func (d *dirStore) delete(ctx context.Context, key string) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	final := d.file(key)
-	dir := filepath.Dir(final)
-	if _, err := os.Stat(dir); err != nil {
+	dir, base, err := d.openParent(key, false)
+	if err != nil {
 		return notFound(err)
 	}
+	defer dir.Close()
 	unlock, err := lockDir(dir)
 	if err != nil {
 		return err
 	}
 	defer unlock()
-	fi, err := os.Lstat(final)
+	fi, err := dir.Lstat(base)
 	if err != nil {
 		return notFound(err)
 	}
 	if !fi.Mode().IsRegular() {
 		return fmt.Errorf("%w: not a regular file", ErrNotFound)
 	}
-	if err := os.Remove(final); err != nil {
+	if err := dir.Remove(base); err != nil {
 		return notFound(err)
 	}
 	return syncDir(dir)
 }
 
-func (d *dirStore) close() error { return nil }
+func (d *dirStore) close() error { return d.root.Close() }

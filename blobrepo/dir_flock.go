@@ -17,8 +17,8 @@ const canLockDir = true
 // rename and remove this package does in dir happens under it, so an
 // IfMatch check and its rename are one step for all of this package's
 // writers, in any process.
-func lockDir(dir string) (unlock func(), err error) {
-	f, err := os.Open(dir)
+func lockDir(dir *os.Root) (unlock func(), err error) {
+	f, err := dir.Open(".")
 	if err != nil {
 		return nil, err
 	}
@@ -30,13 +30,13 @@ func lockDir(dir string) (unlock func(), err error) {
 	}
 	if err != nil {
 		f.Close()
-		return nil, fmt.Errorf("lock %s: %w", dir, err)
+		return nil, fmt.Errorf("lock %s: %w", dir.Name(), err)
 	}
 	return func() { f.Close() }, nil // closing the descriptor drops the lock
 }
 
-func syncDir(dir string) error {
-	f, err := os.Open(dir)
+func syncDir(dir *os.Root) error {
+	f, err := dir.Open(".")
 	if err != nil {
 		return err
 	}

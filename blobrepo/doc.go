@@ -59,7 +59,12 @@
 // here: release.json and its payload are checked against signatures by the
 // caller. What this package guards is the publisher's own consistency
 // (no lost update, no half-written object, no path that escapes the root)
-// and bounds: List stops with ErrTooMany after MaxList entries, and paths
+// and bounds. A file:// store is opened as an os.Root: every read, write,
+// mkdir, rename and remove stays inside the directory, and a symbolic link
+// in it that leads outside (a version directory linked elsewhere) makes the
+// operation fail with an error naming the link; links that stay inside are
+// followed, and a link at the name being written is refused rather than
+// replaced. Bounds: List stops with ErrTooMany after MaxList entries, and paths
 // listed from a bucket are validated like paths given by the caller. It does
 // not protect against a store that lies about its conditional writes: the
 // emulator tests prove each condition against the emulators, not against

@@ -302,3 +302,30 @@ func TestSurvivesRenameFailure(t *testing.T) {
 		t.Errorf("payload left behind: %v", err)
 	}
 }
+
+// A version directory that is a symbolic link out of a local repository
+// must not make add write the release outside it: the add fails, naming
+// the link, and the directory the link points at stays empty.
+func TestRejectsAddThroughSymlink(t *testing.T) {
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "app")
+	writeELF(t, bin, elf.EM_X86_64, 1000)
+	repo, outside := filepath.Join(dir, "repo"), filepath.Join(dir, "outside")
+	for _, d := range []string{repo, outside} {
+		if err := os.Mkdir(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.Symlink(outside, filepath.Join(repo, "3.0.0")); err != nil {
+		t.Skipf("cannot create a symbolic link here: %v", err)
+	}
+	for _, force := range []bool{false, true} {
+		_, err := Add(context.Background(), AddConfig{Repo: repo, Binary: bin, Version: "3.0.0", Keys: []crypto.Signer{newSigner(t, keys.Ed25519)}, Force: force})
+		if err == nil || !strings.Contains(err.Error(), "3.0.0 is a symbolic link leading out of the repository") {
+			t.Errorf("Add (force %v) error = %v, want one naming the link 3.0.0", force, err)
+		}
+		if entries, _ := os.ReadDir(outside); len(entries) != 0 {
+			t.Fatalf("Add (force %v) wrote outside the repository: %v", force, entries)
+		}
+	}
+}

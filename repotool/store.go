@@ -28,8 +28,9 @@ var ErrConflict = errors.New("repotool: changed concurrently")
 //     azblob://container/prefix: a store of package blobrepo;
 //   - http:// or https://: read-only (Verify, and the source of Mirror).
 //
-// Local directories (plain or file://) are read through os.Root, so no
-// name or symbolic link read from them reaches outside; every write, to any
+// Local directories (plain or file://) are read and written through
+// os.Root, so no name or symbolic link in them reaches outside (a write
+// through such a link fails, naming it); every write, to any
 // store, goes through blobrepo.Store.Put with a precondition, so that of
 // two publishers racing on one file exactly one wins and the other gets a
 // clear error rather than silently undoing the first.
