@@ -9,6 +9,7 @@ import (
 	"io"
 	"io/fs"
 	"log"
+	"math"
 	"net"
 	"net/http"
 	"os"
@@ -64,9 +65,14 @@ const (
 	serveLogDelay = 100 * time.Millisecond
 	serveLogBatch = 64 << 10
 
-	// servePEMProbe is how much of each file is read to spot a private key
-	// that does not end in ".key".
-	servePEMProbe = 1 << 10
+	// servePrivateKeyChunk is how much of a file is looked at at once for
+	// a private key (see privateKeyIn): every file is read whole before it
+	// is served, through a buffer of this size.
+	servePrivateKeyChunk = 64 << 10
+
+	// serveDERKeyMax is the largest file tried as a DER private key: an
+	// RSA key of 16384 bits, the largest anyone makes, is under 10 KiB.
+	serveDERKeyMax = 16 << 10
 )
 
 // Handler serves the repository in dir read-only, for use in the caller's
@@ -97,8 +103,12 @@ const (
 //     the containment above).
 //   - Hidden files (any path segment starting with "."), so .git and the
 //     like never leak, and private keys are 404: names ending in ".key"
-//     (case-insensitively) and any file whose first KiB holds a PEM private
-//     key or an age-encrypted file, whatever its name.
+//     (case-insensitively) and, whatever its name, any file that holds,
+//     anywhere, a PEM block whose type contains PRIVATE KEY or the armor of
+//     an age-encrypted file (how keygen stores keys), that is a binary age
+//     file, or that is a DER private key (PKCS#8, SEC 1, PKCS#1). Every
+//     file is read to its end for this before any of it is served, with a
+//     fixed buffer; one that cannot be read to the end is a 500.
 //
 // What is NOT protected: anything else placed in dir is public, and the
 // private-key checks are a safety net, not a substitute for keeping keys
@@ -245,9 +255,8 @@ func (h *repoHandler) serve(w http.ResponseWriter, r *http.Request, now time.Tim
 
 	if h.cache != nil {
 		if data, ver, ok := readSmall(f, fi, h.settle); ok {
-			if looksLikePrivateKey(data[:min(len(data), servePEMProbe)]) {
+			if refuseKey(w, r, bytes.NewReader(data)) {
 				h.cache.drop(name)
-				http.NotFound(w, r)
 				return
 			}
 			e := newServeEntry(name, data, ver, fi.ModTime(), now)
@@ -259,10 +268,8 @@ func (h *repoHandler) serve(w http.ResponseWriter, r *http.Request, now time.Tim
 		// entry for an older version would never match again; free it.
 		h.cache.drop(name)
 	}
-	head := make([]byte, servePEMProbe)
-	n, _ := f.ReadAt(head, 0)
-	if looksLikePrivateKey(head[:n]) {
-		http.NotFound(w, r)
+	// To the end, not to fi.Size(): bytes appended since are served too.
+	if refuseKey(w, r, io.NewSectionReader(f, 0, math.MaxInt64)) {
 		return
 	}
 	setFileHeaders(w.Header(), name, fi.Size(), fi.ModTime())
@@ -377,12 +384,20 @@ func cleanRequestPath(p string) (string, bool) {
 	return name, true
 }
 
-// looksLikePrivateKey reports whether head, the start of a file, holds a
-// PEM private key (PKCS#8, SEC 1, PKCS#1, OpenSSH, PGP) or an age-encrypted
-// file, which is how this project stores private keys.
-func looksLikePrivateKey(head []byte) bool {
-	return (bytes.Contains(head, []byte("-----BEGIN ")) && bytes.Contains(head, []byte("PRIVATE KEY"))) ||
-		bytes.Contains(head, []byte("-----BEGIN AGE ENCRYPTED FILE-----"))
+// refuseKey answers r with 404 and reports true when the file content
+// holds a private key (see privateKeyIn), or with 500 when it could not be
+// read to the end to tell.
+func refuseKey(w http.ResponseWriter, r *http.Request, content io.Reader) bool {
+	key, err := privateKeyIn(content)
+	switch {
+	case err != nil:
+		http.Error(w, "500 internal server error", http.StatusInternalServerError)
+		return true
+	case key:
+		http.NotFound(w, r)
+		return true
+	}
+	return false
 }
 
 // ServeConfig configures Serve.
