@@ -2,11 +2,11 @@ package apply
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 
 	"github.com/safeupdate/safeupdate/internal/limits"
+	"github.com/safeupdate/safeupdate/internal/reader"
 	"github.com/safeupdate/safeupdate/release"
 )
 
@@ -34,6 +34,10 @@ import (
 // other. While another holds the lock, Apply waits until ctx is done, then
 // fails with an error wrapping ErrBusy.
 func Apply(ctx context.Context, opts ...Option) error {
+	return prefixed(applyRelease(ctx, opts))
+}
+
+func applyRelease(ctx context.Context, opts []Option) error {
 	c, err := newConfig(opts, needs{repo: true, target: true})
 	if err != nil {
 		return err
@@ -88,7 +92,8 @@ func Check(ctx context.Context, opts ...Option) (*release.Release, error) {
 	if closer, ok := src.(interface{ CloseIdleConnections() }); ok && own {
 		defer closer.CloseIdleConnections()
 	}
-	return check(ctx, c, src)
+	r, err := check(ctx, c, src)
+	return r, prefixed(err)
 }
 
 // check fetches release.json, verifies its signatures, then its version,
@@ -98,34 +103,30 @@ func check(ctx context.Context, c *config, src Source) (*release.Release, error)
 	if err := resolveTrust(ctx, c, src); err != nil {
 		return nil, err
 	}
-	path, err := release.Path(c.version, c.goos, c.goarch)
-	if err != nil {
-		return nil, fmt.Errorf("apply: %w", err)
-	}
-	data, err := fetchSmall(ctx, c, src, path, limits.ReleaseJSON)
-	if err != nil {
-		return nil, err
-	}
 	var r *release.Release
 	if c.allowUnsigned {
+		path, err := release.Path(c.version, c.goos, c.goarch)
+		if err != nil {
+			return nil, fmt.Errorf("apply: %w", err)
+		}
+		data, err := fetchSmall(ctx, c, src, path, limits.ReleaseJSON)
+		if err != nil {
+			return nil, err
+		}
 		if r, err = legacyRelease(c, data); err != nil {
 			return nil, err
 		}
-	} else {
-		if r, err = release.Parse(data); err != nil {
+		if err := r.Expect(c.version, c.goos, c.goarch); err != nil {
 			return nil, metadataError(err)
 		}
-		ids, err := r.Verify(c.trust)
-		if err != nil {
-			if errors.Is(err, release.ErrMalformed) {
-				return nil, fmt.Errorf("%w: %w", ErrMetadata, err)
-			}
-			return nil, fmt.Errorf("%w: %w", ErrSignature, err)
+	} else {
+		// The one check of a release, repotool's too.
+		var ids []string
+		var err error
+		if r, ids, err = reader.Release(ctx, c.params(), src, c.trust, c.version, c.goos, c.goarch); err != nil {
+			return nil, err
 		}
 		c.logger.Info("apply: release signature verified", "version", r.Version, "keys", ids)
-	}
-	if err := r.Expect(c.version, c.goos, c.goarch); err != nil {
-		return nil, metadataError(err)
 	}
 	if c.current != "" && !c.allowDowngrade {
 		if cmp, _ := release.CompareVersions(r.Version, c.current); cmp < 0 {

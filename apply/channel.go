@@ -2,13 +2,13 @@ package apply
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"slices"
 	"time"
 
 	"github.com/safeupdate/safeupdate/channel"
 	"github.com/safeupdate/safeupdate/internal/limits"
+	"github.com/safeupdate/safeupdate/internal/reader"
 	"github.com/safeupdate/safeupdate/release"
 	"github.com/safeupdate/safeupdate/trust"
 )
@@ -26,10 +26,6 @@ func resolveChannel(ctx context.Context, c *config, src Source, root *trust.Root
 	if err != nil {
 		return "", err
 	}
-	ch, err := channel.Parse(data)
-	if err != nil {
-		return "", channelError(path, err)
-	}
 	st := store{dir: c.store}
 	seen, err := st.loadChannels()
 	if err != nil {
@@ -44,8 +40,10 @@ func resolveChannel(ctx context.Context, c *config, src Source, root *trust.Root
 	} else if known {
 		c.logger.Info("apply: the timestamp keys changed: forgetting the channel version seen", "channel", c.channel, "seen", prev.Seq)
 	}
-	if err := ch.Verify(root.Timestamp(), time.Now(), c.channel, last); err != nil {
-		return "", channelError(path, err)
+	// The one check of a channel, repotool's too.
+	ch, err := reader.VerifyChannel(data, path, root.Timestamp(), c.channel, time.Now(), last)
+	if err != nil {
+		return "", err
 	}
 	if !sameKeys || ch.Seq() != last {
 		seen[c.channel] = channelState{Seq: ch.Seq(), TimestampKeys: keys}
@@ -63,23 +61,4 @@ func resolveChannel(ctx context.Context, c *config, src Source, root *trust.Root
 		}
 	}
 	return ch.Release(), nil
-}
-
-// channelError maps an error of package channel to this package's
-// sentinels.
-func channelError(path string, err error) error {
-	var sentinel error
-	switch {
-	case errors.Is(err, channel.ErrTooLarge):
-		sentinel = ErrTooLarge
-	case errors.Is(err, channel.ErrUnsigned), errors.Is(err, trust.ErrThreshold):
-		sentinel = ErrSignature
-	case errors.Is(err, channel.ErrExpired):
-		sentinel = ErrExpired
-	case errors.Is(err, channel.ErrReplay):
-		sentinel = ErrReplay
-	default: // channel.ErrMalformed, channel.ErrMismatch
-		sentinel = ErrMetadata
-	}
-	return fmt.Errorf("%w: %s: %w", sentinel, path, err)
 }

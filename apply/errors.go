@@ -5,30 +5,29 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/safeupdate/safeupdate/release"
-	"github.com/safeupdate/safeupdate/trust"
+	"github.com/safeupdate/safeupdate/internal/reader"
 )
 
 var (
 	// ErrSignature means release.json is unsigned, or fewer than the
 	// threshold of pinned keys signed it (an unknown key counts as none).
-	ErrSignature = errors.New("apply: release signature not trusted")
+	ErrSignature = reader.ErrSignature
 	// ErrChecksum means the payload's hash or size is not what was signed,
 	// or the payload is not valid bzip2 (or zstd).
-	ErrChecksum = errors.New("apply: payload does not match the signed release")
+	ErrChecksum = reader.ErrChecksum
 	// ErrMetadata means release.json is malformed, or its signed version,
 	// os, arch or binary name is not what was asked for.
-	ErrMetadata = errors.New("apply: release metadata rejected")
+	ErrMetadata = reader.ErrMetadata
 	// ErrDowngrade means the release is older than CurrentVersion.
 	ErrDowngrade = errors.New("apply: release is older than the current version")
 	// ErrTooLarge means metadata or a payload is larger than its limit or
 	// its signed size.
-	ErrTooLarge = errors.New("apply: larger than allowed")
+	ErrTooLarge = reader.ErrTooLarge
 	// ErrNotFound means the repository has no such file (HTTP 404).
-	ErrNotFound = errors.New("apply: not found in the repository")
+	ErrNotFound = reader.ErrNotFound
 	// ErrRangeUnsupported is returned by a Source asked to start at an
 	// offset it cannot seek to.
-	ErrRangeUnsupported = errors.New("apply: source cannot resume at an offset")
+	ErrRangeUnsupported = reader.ErrRangeUnsupported
 )
 
 // InstallError reports a failed install after the target had been
@@ -72,24 +71,5 @@ func RollbackError(err error) error {
 }
 
 // metadataError maps an error of package release or trust to one of the
-// sentinels above.
-func metadataError(err error) error {
-	switch {
-	case errors.Is(err, release.ErrTooLarge):
-		return fmt.Errorf("%w: %w", ErrTooLarge, err)
-	case errors.Is(err, release.ErrUnsigned), errors.Is(err, trust.ErrThreshold):
-		return fmt.Errorf("%w: %w", ErrSignature, err)
-	case errors.Is(err, release.ErrMalformed), errors.Is(err, release.ErrMismatch):
-		return fmt.Errorf("%w: %w", ErrMetadata, err)
-	}
-	return fmt.Errorf("%w: %w", ErrMetadata, err)
-}
-
-// sourceError gives an error from a Source the "apply: " prefix and the
-// repository path, unless it is one of this package's and already says.
-func sourceError(path string, err error) error {
-	if strings.HasPrefix(err.Error(), "apply: ") {
-		return err
-	}
-	return fmt.Errorf("apply: fetching %s: %w", path, err)
-}
+// sentinels above (reader.MetadataError).
+func metadataError(err error) error { return reader.MetadataError(err) }

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/safeupdate/safeupdate/internal/limits"
+	"github.com/safeupdate/safeupdate/internal/reader"
 	"github.com/safeupdate/safeupdate/keys"
 	"github.com/safeupdate/safeupdate/release"
 	"github.com/safeupdate/safeupdate/trust"
@@ -358,9 +359,9 @@ func (c *config) openSource() (Source, bool, error) {
 		return nil, false, fmt.Errorf("apply: repository URL: %w", err)
 	}
 	if u.Scheme == "file" {
-		dir, err := fileURLPath(u)
+		dir, err := reader.FileURLPath(u)
 		if err != nil {
-			return nil, false, err
+			return nil, false, prefixed(err)
 		}
 		s, err := DirSource(dir)
 		return s, true, err

@@ -2,15 +2,13 @@ package apply
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"io"
-	"io/fs"
-	"net/url"
+	"net/http"
 	"os"
-	"path/filepath"
-	"runtime"
 	"strings"
+
+	"github.com/safeupdate/safeupdate/internal/reader"
+	"github.com/safeupdate/safeupdate/release"
 )
 
 // Source reads files of a repository. path is slash-separated, relative to
@@ -22,91 +20,59 @@ import (
 // Source returns. A Source must stop when ctx is done, and must not follow
 // paths outside its repository. Apply calls Open from one goroutine at a
 // time.
-type Source interface {
-	Open(ctx context.Context, path string, offset int64) (io.ReadCloser, error)
-}
-
-// checkPath refuses anything but a clean relative slash-separated path.
-func checkPath(path string, offset int64) error {
-	if !fs.ValidPath(path) || path == "." || strings.ContainsAny(path, `\:`) {
-		return fmt.Errorf("apply: %q is not a clean relative repository path", path)
-	}
-	if offset < 0 {
-		return fmt.Errorf("apply: negative offset %d", offset)
-	}
-	return nil
-}
-
-type dirSource struct{ dir string }
+type Source = reader.Source
 
 // DirSource returns a Source reading the repository in the local directory
 // dir. It opens files through os.Root, so no path and no symbolic link can
 // lead outside dir, and it serves regular files only.
 func DirSource(dir string) (Source, error) {
-	abs, err := filepath.Abs(dir)
-	if err != nil {
-		return nil, fmt.Errorf("apply: repository directory: %w", err)
-	}
-	fi, err := os.Stat(abs)
-	if err != nil {
-		return nil, fmt.Errorf("apply: repository directory: %w", err)
-	}
-	if !fi.IsDir() {
-		return nil, fmt.Errorf("apply: repository %s is not a directory", abs)
-	}
-	return dirSource{dir: abs}, nil
+	s, err := reader.Dir(dir)
+	return s, prefixed(err)
 }
 
-func (s dirSource) Open(ctx context.Context, path string, offset int64) (io.ReadCloser, error) {
-	if err := ctx.Err(); err != nil {
-		return nil, fmt.Errorf("apply: %w", err)
-	}
-	if err := checkPath(path, offset); err != nil {
-		return nil, err
-	}
-	root, err := os.OpenRoot(s.dir)
-	if err != nil {
-		return nil, fmt.Errorf("apply: %w", err)
-	}
-	defer root.Close()
-	name := filepath.FromSlash(path)
-	where := filepath.Join(s.dir, name)
-	// Stat before Open, so that a FIFO planted in the repository cannot
-	// block the open.
-	fi, err := root.Stat(name)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, fmt.Errorf("%w: %s", ErrNotFound, where)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("apply: %w", err)
-	}
-	if !fi.Mode().IsRegular() {
-		return nil, fmt.Errorf("apply: %s is not a regular file", where)
-	}
-	f, err := root.Open(name)
-	if err != nil {
-		return nil, fmt.Errorf("apply: %w", err)
-	}
-	if offset > 0 {
-		if _, err := f.Seek(offset, io.SeekStart); err != nil {
-			f.Close()
-			return nil, fmt.Errorf("%w: %s: %v", ErrRangeUnsupported, where, err)
-		}
-	}
-	return f, nil
+// HTTPSource returns a Source reading the repository at base, an http:// or
+// https:// URL, with c (nil means a default client). c is not modified;
+// requests go through a copy of it that:
+//
+//   - sends no cookies (its Jar is dropped);
+//   - refuses a redirect that changes the scheme, https to http above all,
+//     and stops after a few redirects;
+//   - when c's Transport is an *http.Transport (or nil), bounds response
+//     headers and asks for no transparent compression, on a clone of it.
+//
+// Only status 200 (206 for a resumed read) is success; 404 is an error
+// wrapping ErrNotFound, any other status an error naming it. HTTPSource does
+// not bound bodies or time: Apply does.
+func HTTPSource(base string, c *http.Client) (Source, error) {
+	s, err := reader.HTTP(base, c)
+	return s, prefixed(err)
 }
 
-// fileURLPath returns the local directory a file:// URL names.
-func fileURLPath(u *url.URL) (string, error) {
-	if u.Host != "" && u.Host != "localhost" {
-		return "", fmt.Errorf("apply: repository URL %s: file URLs must name a local path (file:///dir)", u.Redacted())
+// The reads themselves are package reader's, the one reader of
+// repositories that repotool uses too; apply gives them its bounds and
+// its prefix.
+
+func (c *config) params() *reader.Params {
+	return &reader.Params{Stall: c.stall, MinRate: c.minRate, Progress: c.progress, Logger: c.logger}
+}
+
+// fetchSmall reads a metadata file of at most limit bytes (reader.Metadata).
+func fetchSmall(ctx context.Context, c *config, src Source, path string, limit int64) ([]byte, error) {
+	data, err := reader.Metadata(ctx, c.params(), src, path, limit)
+	return data, prefixed(err)
+}
+
+// downloadAtRate streams and checks the payload of r into f
+// (reader.Payload).
+func downloadAtRate(ctx context.Context, c *config, src Source, r *release.Release, f *os.File) error {
+	c.logger.Debug("apply: downloading payload", logAttrs(r)...)
+	return prefixed(reader.Payload(ctx, c.params(), src, r, f))
+}
+
+// prefixed gives err this package's prefix, unless it has it already.
+func prefixed(err error) error {
+	if err == nil || strings.HasPrefix(err.Error(), "apply: ") {
+		return err
 	}
-	if u.Opaque != "" || u.Path == "" || !strings.HasPrefix(u.Path, "/") {
-		return "", fmt.Errorf("apply: repository URL %s: want an absolute path (file:///dir)", u.Redacted())
-	}
-	p := u.Path
-	if runtime.GOOS == "windows" && len(p) > 2 && p[2] == ':' {
-		p = p[1:] // file:///C:/dir
-	}
-	return filepath.FromSlash(p), nil
+	return fmt.Errorf("apply: %w", err)
 }

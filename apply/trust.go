@@ -5,10 +5,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"time"
 
 	"github.com/safeupdate/safeupdate/internal/limits"
+	"github.com/safeupdate/safeupdate/internal/reader"
 	"github.com/safeupdate/safeupdate/trust"
 )
 
@@ -17,11 +17,11 @@ var (
 	// repository is serving stale signed metadata (the freeze attack), or
 	// its publisher has not re-signed it in time. It also wraps
 	// trust.ErrExpired or channel.ErrExpired.
-	ErrExpired = errors.New("apply: trust metadata has expired")
+	ErrExpired = reader.ErrExpired
 	// ErrReplay means a channel is older than one this client has already
 	// seen (recorded in the TrustStore): a replay of an older signed state.
 	// It also wraps channel.ErrReplay.
-	ErrReplay = errors.New("apply: channel is older than one already seen")
+	ErrReplay = reader.ErrReplay
 )
 
 // resolveTrust, in trust-root mode, brings the root up to date, makes its
@@ -112,28 +112,4 @@ func rootError(path string, err error) error {
 		return fmt.Errorf("%w: rotation refused: %s: %w", ErrSignature, path, err)
 	}
 	return fmt.Errorf("%w: %s: %w", ErrMetadata, path, err) // trust.ErrMalformedRoot
-}
-
-// fetchSmall reads a metadata file of at most limit bytes, with a deadline
-// and a stall watchdog; a larger one is ErrTooLarge and the rest of it is
-// never read. A missing file is an error wrapping ErrNotFound.
-func fetchSmall(ctx context.Context, c *config, src Source, path string, limit int64) ([]byte, error) {
-	ctx, cancel := context.WithTimeout(ctx, limits.RequestTimeout)
-	defer cancel()
-	w := newWatchdog(ctx, c.stall)
-	defer w.stop()
-	c.logger.Debug("apply: fetching", "path", path)
-	rc, err := src.Open(w.ctx, path, 0)
-	if err != nil {
-		return nil, sourceError(path, w.explain(err))
-	}
-	defer rc.Close()
-	data, err := io.ReadAll(io.LimitReader(w.reader(rc), limit+1))
-	if err != nil {
-		return nil, fmt.Errorf("apply: reading %s: %w", path, w.explain(err))
-	}
-	if int64(len(data)) > limit {
-		return nil, fmt.Errorf("%w: %s is over %d bytes", ErrTooLarge, path, limit)
-	}
-	return data, nil
 }

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+
+	"github.com/safeupdate/safeupdate/internal/reader"
 )
 
 var (
@@ -20,8 +22,8 @@ var (
 	// not match the hashes and sizes in release.json.
 	ErrPayloadMismatch = errors.New("repotool: payload does not match release.json")
 	// ErrNotFound is returned when a release or file is not in the
-	// repository.
-	ErrNotFound = errors.New("repotool: not found")
+	// repository. It is the reader's, which clients use too.
+	ErrNotFound = reader.ErrNotFound
 	// ErrNoRelease is returned by Verify when it found nothing to verify.
 	ErrNoRelease = errors.New("repotool: no release found")
 )
@@ -61,10 +63,16 @@ func trimPrefix(err error) string {
 			trimmed = strings.TrimPrefix(trimmed, p)
 		}
 		if trimmed == msg || trimmed == "" {
-			return msg
+			break
 		}
 		msg = trimmed
 	}
+	// The same prefixes inside, where a reason wraps another package's
+	// error ("signature not trusted: release: trust: threshold not met").
+	for _, p := range []string{"keys: ", "release: ", "trust: ", "channel: ", "platform: "} {
+		msg = strings.ReplaceAll(msg, ": "+p, ": ")
+	}
+	return msg
 }
 
 // kindError carries its own message and matches a sentinel with errors.Is,

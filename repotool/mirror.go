@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"slices"
 
+	"github.com/safeupdate/safeupdate/internal/limits"
 	"github.com/safeupdate/safeupdate/internal/platform"
 	"github.com/safeupdate/safeupdate/release"
 	"github.com/safeupdate/safeupdate/trust"
@@ -214,15 +215,15 @@ func (m *mirror) releaseDirs(ctx context.Context, versions []string) ([]string, 
 	for _, v := range versions {
 		for _, p := range platform.List() {
 			dir := v + "/" + p
-			f, err := m.src.rd.Open(ctx, dir+"/"+release.FileName)
+			_, err := readRepoFile(ctx, m.src.rd, dir+"/"+release.FileName, limits.ReleaseJSON)
 			if errors.Is(err, ErrNotFound) {
 				continue
 			}
-			if err != nil {
+			if err != nil && unreachable(err) {
 				return nil, err
 			}
-			f.Close()
-			out = append(out, dir)
+			out = append(out, dir) // too large: the release check says so
+
 		}
 	}
 	return out, nil

@@ -7,10 +7,10 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
-	"time"
 
 	"github.com/safeupdate/safeupdate/channel"
 	"github.com/safeupdate/safeupdate/internal/limits"
+	"github.com/safeupdate/safeupdate/internal/reader"
 	"github.com/safeupdate/safeupdate/trust"
 )
 
@@ -82,10 +82,7 @@ func (m *mirror) channels(ctx context.Context) ([]mirrorChannel, error) {
 		if err != nil {
 			return nil, &MirrorError{Path: p, Err: fmt.Errorf("source: %w", err)}
 		}
-		ch, err := channel.Parse(data)
-		if err == nil {
-			err = ch.Verify(m.final.Timestamp(), ch.Expires().Add(-time.Second), name, 0)
-		}
+		ch, err := reader.VerifyChannelAnyAge(data, "", m.final.Timestamp(), name)
 		if err != nil {
 			return nil, &MirrorError{Path: p, Err: fmt.Errorf("%w: %s", ErrUnverified, trimChannel(err))}
 		}

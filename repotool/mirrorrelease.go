@@ -3,15 +3,13 @@ package repotool
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
-	"hash"
 	"io"
 	"strings"
 
 	"github.com/safeupdate/safeupdate/internal/limits"
+	"github.com/safeupdate/safeupdate/internal/reader"
 	"github.com/safeupdate/safeupdate/release"
 )
 
@@ -23,24 +21,24 @@ func (m *mirror) release(ctx context.Context, dir string) error {
 	if err != nil {
 		return err
 	}
-	r, err := release.Parse(data)
-	if err != nil {
-		return unverified(fmt.Errorf("release.json: %s", trimPrefix(err)))
-	}
-	if m.keys != nil {
-		if _, err := r.Verify(m.keys); err != nil {
-			return unverified(fmt.Errorf("release.json: %s", trimPrefix(err)))
-		}
-	}
 	parts := strings.Split(dir, "/")
 	if len(parts) != 3 {
 		return unverified(errors.New("not a <version>/<os>/<arch> directory"))
 	}
-	if err := r.Expect(parts[0], parts[1], parts[2]); err != nil {
-		return unverified(fmt.Errorf("release.json: %s", trimPrefix(err)))
-	}
-	if err := release.ValidName(r.Binary); err != nil {
-		return unverified(fmt.Errorf("release.json: binary: %s", trimPrefix(err)))
+	var r *release.Release
+	if m.keys != nil {
+		// The one check of a release, the client's.
+		if r, _, err = reader.VerifyRelease(data, m.keys, parts[0], parts[1], parts[2]); err != nil {
+			return unverified(fmt.Errorf("release.json: %s", trimPrefix(err)))
+		}
+	} else {
+		// UnverifiedUnsafe: parsed and placed, never verified.
+		if r, err = release.Parse(data); err != nil {
+			return unverified(fmt.Errorf("release.json: %s", trimPrefix(err)))
+		}
+		if err := r.Expect(parts[0], parts[1], parts[2]); err != nil {
+			return unverified(fmt.Errorf("release.json: %s", trimPrefix(err)))
+		}
 	}
 	payloadPath := dir + "/" + r.Binary
 
@@ -78,11 +76,12 @@ func (m *mirror) release(ctx context.Context, dir string) error {
 }
 
 // payload copies the payload of r unless the destination holds it
-// already, checking the signed compressed size and hash on the way.
+// already, checked on the way by the client's pipeline (reader.Copy): its
+// signed compressed size and hash and, with CheckBinary, the binary it
+// decodes to. A payload that fails is never kept by the destination.
 func (m *mirror) payload(ctx context.Context, r *release.Release, name string) error {
-	pf, err := payloadFormat(r)
-	if err != nil {
-		return fmt.Errorf("%w: %s; nothing was written", ErrUnverified, err)
+	if err := reader.CheckPayloadName(r.Binary); err != nil {
+		return fmt.Errorf("%w: %s; nothing was written", ErrUnverified, trimPrefix(err))
 	}
 	tok, err := m.dst.token(ctx, name)
 	if err != nil {
@@ -97,53 +96,32 @@ func (m *mirror) payload(ctx context.Context, r *release.Release, name string) e
 			return errorf(ErrExists, "the destination holds another %s; use --force to replace it", name)
 		}
 	}
-	f, err := m.src.rd.Open(ctx, name)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	vr := newHashCheck(io.LimitReader(f, r.CompressedSize+1), r)
-	var src io.Reader = vr
-	var bc *binaryCheck
-	if m.cfg.CheckBinary {
-		// Decompressed on the way too, so that a payload that does not
-		// decompress to the signed binary is never written either.
-		bc = newBinaryCheck(vr, pf, r)
-		defer bc.stop()
-		src = bc
-	}
+	rc := reader.Copy(ctx, params(), m.src.rd, r, m.cfg.CheckBinary)
+	defer rc.Close()
+	src := &firstError{r: rc}
 	bar := newProgress(m.cfg.Progress, "mirroring "+name, r.CompressedSize)
 	err = m.dst.put(ctx, name, bar.Reader(src), ifUnchanged(tok))
 	bar.Done(err)
-	if vr.err != nil {
-		return fmt.Errorf("%w: payload %s: %s; nothing was written", ErrUnverified, r.Binary, vr.err)
-	}
-	if bc != nil && bc.err != nil {
-		return fmt.Errorf("%w: payload %s %s; nothing was written", ErrUnverified, r.Binary, bc.err)
-	}
-	if err != nil {
+	switch {
+	case src.err != nil && unreachable(src.err):
+		return fmt.Errorf("source: %w", src.err)
+	case src.err != nil:
+		return fmt.Errorf("%w: %s; nothing was written", ErrUnverified, trimPrefix(src.err))
+	case err != nil:
 		return err
 	}
 	m.res.Copied = append(m.res.Copied, name)
 	return nil
 }
 
-// payloadPresent checks the destination's payload of r against its signed
-// compressed size and hash, or with CheckBinary fully.
+// payloadPresent checks the destination's payload of r as payload checks
+// the source's: its signed compressed size and hash, or with CheckBinary
+// fully.
 func (m *mirror) payloadPresent(ctx context.Context, r *release.Release, name string) error {
-	if m.cfg.CheckBinary {
-		return checkPayload(ctx, m.dst.rd, r)
-	}
-	f, err := m.dst.rd.Open(ctx, name)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	hc := newHashCheck(io.LimitReader(f, r.CompressedSize+1), r)
-	if _, err := io.Copy(io.Discard, hc); err != nil {
-		return err
-	}
-	return nil
+	rc := reader.Copy(ctx, params(), m.dst.rd, r, m.cfg.CheckBinary)
+	defer rc.Close()
+	_, err := io.Copy(io.Discard, rc)
+	return err
 }
 
 // onlyGainsSignatures reports whether r may replace the release.json old
@@ -172,42 +150,16 @@ func onlyGainsSignatures(old []byte, r *release.Release) bool {
 	return true
 }
 
-// hashCheck passes a payload through, and fails the read that would end
-// it (instead of returning io.EOF) unless its size and sha256 are the
-// signed ones, so a store that discards a failed upload never keeps it.
-type hashCheck struct {
-	r    io.Reader
-	h    hash.Hash
-	n    int64
-	want *release.Release
-	err  error // why the payload was refused
+// firstError passes r through and keeps its first error other than io.EOF.
+type firstError struct {
+	r   io.Reader
+	err error
 }
 
-func newHashCheck(r io.Reader, want *release.Release) *hashCheck {
-	return &hashCheck{r: r, h: sha256.New(), want: want}
-}
-
-func (c *hashCheck) Read(p []byte) (int, error) {
-	if c.err != nil {
-		return 0, c.err
-	}
-	n, err := c.r.Read(p)
-	c.h.Write(p[:n])
-	c.n += int64(n)
-	if c.n > c.want.CompressedSize {
-		c.err = fmt.Errorf("larger than compressed_size %d", c.want.CompressedSize)
-		return 0, c.err
-	}
-	if err == io.EOF {
-		switch {
-		case c.n < c.want.CompressedSize:
-			c.err = fmt.Errorf("%d bytes, not compressed_size %d", c.n, c.want.CompressedSize)
-		case hex.EncodeToString(c.h.Sum(nil)) != c.want.CompressedHash:
-			c.err = errors.New("does not match compressed_hash")
-		}
-		if c.err != nil {
-			return n, c.err
-		}
+func (f *firstError) Read(p []byte) (int, error) {
+	n, err := f.r.Read(p)
+	if err != nil && err != io.EOF && f.err == nil {
+		f.err = err
 	}
 	return n, err
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/safeupdate/safeupdate/channel"
 	"github.com/safeupdate/safeupdate/internal/limits"
+	"github.com/safeupdate/safeupdate/internal/reader"
 	"github.com/safeupdate/safeupdate/keys"
 	"github.com/safeupdate/safeupdate/release"
 	"github.com/safeupdate/safeupdate/trust"
@@ -217,12 +218,13 @@ func Promote(ctx context.Context, cfg PromoteConfig) (*PromoteResult, error) {
 			return fail("%s", trimChannel(err))
 		}
 	}
-	if err := ch.Verify(ts, now, cfg.Channel, seq); err != nil {
-		return nil, errorf(err, "repotool: promote: refusing to write a channel clients would refuse: %s", trimChannel(err))
-	}
 	out, err := ch.Marshal()
 	if err != nil {
 		return fail("%s", trimChannel(err))
+	}
+	// The bytes about to be written, checked as a client will check them.
+	if _, err := reader.VerifyChannel(out, "", ts, cfg.Channel, now, seq); err != nil {
+		return nil, errorf(err, "repotool: promote: refusing to write a channel clients would refuse: %s", trimChannel(err))
 	}
 	if cfg.beforeWrite != nil {
 		cfg.beforeWrite()
@@ -244,11 +246,8 @@ func Promote(ctx context.Context, cfg PromoteConfig) (*PromoteResult, error) {
 // against the channel keys ts as of just before its expiry: an expired
 // channel is still one to number from or refresh, a tampered one is not.
 func verifiedChannel(data []byte, ts *trust.Keys, name string) (*channel.Channel, error) {
-	ch, err := channel.Parse(data)
+	ch, err := reader.VerifyChannelAnyAge(data, "", ts, name)
 	if err != nil {
-		return nil, errors.New(trimChannel(err))
-	}
-	if err := ch.Verify(ts, ch.Expires().Add(-time.Second), name, 0); err != nil {
 		return nil, errors.New(trimChannel(err))
 	}
 	return ch, nil

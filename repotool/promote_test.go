@@ -116,7 +116,7 @@ func TestPromoteRefusals(t *testing.T) {
 		{name: "missing version", cfg: PromoteConfig{Version: "2.0.0"}, kind: ErrNoRelease, msg: "no release of version 2.0.0"},
 		{name: "release by another key", setup: func(t *testing.T, repo string) {
 			addRelease(t, repo, "2.0.0", elf.EM_X86_64, mallory)
-		}, cfg: PromoteConfig{Version: "2.0.0"}, kind: ErrNoRelease, msg: "2.0.0/linux/amd64: release.json: signature threshold not met"},
+		}, cfg: PromoteConfig{Version: "2.0.0"}, kind: ErrNoRelease, msg: "2.0.0/linux/amd64: release.json: signature not trusted: signature threshold not met"},
 		{name: "release key signs", cfg: PromoteConfig{Version: "1.0.0", Keys: []crypto.Signer{c.release}}, kind: ErrNotInRole, msg: "is not a channel (timestamp) key of root version 1"},
 		{name: "bad version", cfg: PromoteConfig{Version: "../1.0.0"}, msg: "invalid version"},
 		{name: "bad name", cfg: PromoteConfig{Channel: "Stable", Version: "1.0.0"}, msg: "invalid channel name"},
@@ -181,7 +181,7 @@ func TestRejectsChannelBelowThreshold(t *testing.T) {
 	}
 	cfg := PromoteConfig{Repo: repo, Pin: pinFor(repo), Channel: "stable", Version: "1.0.0", Expires: inAWeek, Keys: []crypto.Signer{c.channel}}
 	_, err = Promote(context.Background(), cfg)
-	if !errors.Is(err, trust.ErrThreshold) || !strings.Contains(err.Error(), "refusing to write a channel clients would refuse: signature threshold not met: 1 of 2") {
+	if !errors.Is(err, trust.ErrThreshold) || !strings.Contains(err.Error(), "refusing to write a channel clients would refuse: signature not trusted: signature threshold not met: 1 of 2") {
 		t.Fatalf("err = %v, want trust.ErrThreshold", err)
 	}
 	if exists(filepath.Join(repo, "channels/stable.json")) {

@@ -6,7 +6,6 @@ import (
 	"crypto"
 	"errors"
 	"fmt"
-	"io"
 	"path"
 
 	"github.com/safeupdate/safeupdate/blobrepo"
@@ -84,8 +83,7 @@ func Sign(ctx context.Context, cfg SignConfig) (*SignResult, error) {
 		return nil, fmt.Errorf("repotool: sign: %s: %s", relPath, trimPrefix(err))
 	}
 	if err := checkPayload(ctx, s.rd, r); err != nil {
-		var unreachable *fetchError
-		if ctx.Err() != nil || errors.As(err, &unreachable) {
+		if ctx.Err() != nil || unreachable(err) {
 			return nil, fmt.Errorf("repotool: sign: %w", err)
 		}
 		return nil, errorf(ErrPayloadMismatch, "repotool: sign: refusing to sign %s: %v", relDir, err)
@@ -131,22 +129,4 @@ func Sign(ctx context.Context, cfg SignConfig) (*SignResult, error) {
 		return nil, fmt.Errorf("repotool: sign: %w", err)
 	}
 	return res, nil
-}
-
-// readRepoFile reads a whole file of rd, failing if it holds more than
-// limit bytes.
-func readRepoFile(ctx context.Context, rd repoReader, name string, limit int64) ([]byte, error) {
-	f, err := rd.Open(ctx, name)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, limit+1))
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", name, err)
-	}
-	if int64(len(data)) > limit {
-		return nil, fmt.Errorf("%s is larger than %d bytes", name, limit)
-	}
-	return data, nil
 }

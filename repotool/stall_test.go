@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/safeupdate/safeupdate/internal/reader"
 	"github.com/safeupdate/safeupdate/release"
 )
 
@@ -103,9 +104,8 @@ func TestRejectsStalledRepository(t *testing.T) {
 		r := &release.Release{Binary: "stall-body.bz2", Version: "1.0.0", OS: "linux", Arch: "amd64",
 			Size: 1000, CompressedSize: 1000, Hash: strings.Repeat("0", 64), CompressedHash: strings.Repeat("0", 64)}
 		err = checkPayload(t.Context(), s.rd, r)
-		var unreachable *fetchError
-		if !errors.As(err, &unreachable) || !errors.Is(err, errStalled) {
-			t.Errorf("%s: checking a payload that stalls: %v, want a *fetchError for errStalled", repo, err)
+		if !unreachable(err) || !errors.Is(err, errStalled) {
+			t.Errorf("%s: checking a payload that stalls: %v, want a *reader.FetchError for errStalled", repo, err)
 		}
 		s.Close()
 	}
@@ -125,10 +125,10 @@ func TestRejectsStalledRepository(t *testing.T) {
 	}
 }
 
-// readStalled opens name and reads it to the end, returning how many bytes
-// came and the error.
+// readStalled opens name as every read of repotool does, and reads it to
+// the end, returning how many bytes came and the error.
 func readStalled(ctx context.Context, rd repoReader, name string) (int, error) {
-	r, err := rd.Open(ctx, name)
+	r, err := reader.Stream(ctx, params(), rd, name, 0)
 	if err != nil {
 		return 0, err
 	}

@@ -14,6 +14,7 @@ import (
 	"strings"
 
 	"github.com/safeupdate/safeupdate/blobrepo"
+	"github.com/safeupdate/safeupdate/internal/reader"
 	"github.com/safeupdate/safeupdate/release"
 )
 
@@ -122,7 +123,7 @@ func openStore(ctx context.Context, spec string, write, create bool, client *htt
 	if err != nil {
 		return nil, errorf(err, "repository %s: %s", name, storeMessage(err))
 	}
-	return &repoStore{name: name, rd: blobReader{st}, st: st, url: true}, nil
+	return &repoStore{name: name, rd: newBlobReader(st), st: st, url: true}, nil
 }
 
 // openDirStore opens the local directory dir (named name in messages).
@@ -181,10 +182,10 @@ func (s *repoStore) pathOf(rel string) string {
 
 // token returns the version token of the file name, or "" if it is absent.
 func (s *repoStore) token(ctx context.Context, name string) (string, error) {
-	g := newStallGuard(ctx)
-	a, err := s.st.Attributes(g.ctx, name)
-	err = g.explain(err)
-	g.stop()
+	w := reader.Watch(ctx, params())
+	a, err := s.st.Attributes(w.Context(), name)
+	err = w.Explain(err)
+	w.Stop()
 	if errors.Is(err, blobrepo.ErrNotFound) {
 		return "", nil
 	}
@@ -259,43 +260,16 @@ func storeMessage(err error) string {
 	return strings.TrimPrefix(err.Error(), "blobrepo: ")
 }
 
-// blobReader reads a bucket. Like httpReader, it cuts a read that makes no
-// progress for limits.StallTimeout (see stallGuard): the cloud SDKs bound
-// connecting, but not a response that stops halfway. So do token and list;
-// uploads are not bounded so (see SECURITY.md).
-type blobReader struct{ st *blobrepo.Store }
-
-func (b blobReader) Open(ctx context.Context, name string) (io.ReadCloser, error) {
-	g := newStallGuard(ctx)
-	r, err := b.st.Get(g.ctx, name, 0, -1)
-	if err != nil {
-		err = g.explain(err)
-		g.stop()
-	}
-	switch {
-	case err == nil:
-		return g.reader(r), nil
-	case errors.Is(err, errStalled):
-		return nil, &fetchError{err: fmt.Errorf("reading %s in %s: %w", name, b.st, err)}
-	case errors.Is(err, blobrepo.ErrNotFound):
-		return nil, errorf(ErrNotFound, "%s is missing", name)
-	case errors.Is(err, blobrepo.ErrInvalidPath):
-		return nil, errorf(err, "%s: %s", name, storeMessage(err))
-	}
-	// The store could not be asked: one error, not a failure per file.
-	return nil, &fetchError{err: errorf(err, "reading %s in %s: %s", name, b.st, storeMessage(err))}
-}
-
 func (b blobReader) list(ctx context.Context, prefix string) ([]string, error) {
 	var out []string
-	g := newStallGuard(ctx) // renewed by every name listed
-	err := b.st.List(g.ctx, prefix, func(p string) error {
-		g.timer.Reset(stallTimeout)
+	w := reader.Watch(ctx, params()) // renewed by every name listed
+	err := b.st.List(w.Context(), prefix, func(p string) error {
+		w.Renew()
 		out = append(out, p)
 		return nil
 	})
-	err = g.explain(err)
-	g.stop()
+	err = w.Explain(err)
+	w.Stop()
 	if err != nil {
 		return nil, errorf(err, "listing %s: %s", b.st, storeMessage(err))
 	}
@@ -351,15 +325,15 @@ func (b blobReader) topFiles(ctx context.Context) ([]string, error) {
 }
 
 func (d dirReader) releaseDirs(_ context.Context, version string) ([]string, error) {
-	return listReleases(string(d), version)
+	return listReleases(d.dir, version)
 }
 
 func (d dirReader) channelNames(context.Context) ([]string, error) {
-	return listChannels(string(d))
+	return listChannels(d.dir)
 }
 
 func (d dirReader) topFiles(context.Context) ([]string, error) {
-	entries, err := os.ReadDir(string(d))
+	entries, err := os.ReadDir(d.dir)
 	if err != nil {
 		return nil, err
 	}

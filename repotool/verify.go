@@ -16,6 +16,7 @@ import (
 
 	"github.com/safeupdate/safeupdate/internal/limits"
 	"github.com/safeupdate/safeupdate/internal/platform"
+	"github.com/safeupdate/safeupdate/internal/reader"
 	"github.com/safeupdate/safeupdate/release"
 	"github.com/safeupdate/safeupdate/trust"
 )
@@ -277,26 +278,16 @@ func verifyOne(ctx context.Context, rd repoReader, tk *trust.Keys, dir string) (
 		return fail(fmt.Errorf("not a release directory: %s", trimPrefix(err)))
 	}
 	data, err := readRepoFile(ctx, rd, path.Join(dir, release.FileName), limits.ReleaseJSON)
-	var unreachable *fetchError
-	if errors.Is(err, ErrNotFound) || errors.As(err, &unreachable) {
+	if errors.Is(err, ErrNotFound) || unreachable(err) {
 		return res, err
 	}
 	if err != nil {
 		return fail(err)
 	}
-	r, err := release.Parse(data)
+	// The one check of a release, the client's.
+	r, ids, err := reader.VerifyRelease(data, tk, version, goos, goarch)
 	if err != nil {
-		return fail(fmt.Errorf("release.json: %s", trimPrefix(err)))
-	}
-	ids, err := r.Verify(tk)
-	if err != nil {
-		return fail(fmt.Errorf("release.json: %s", trimPrefix(err)))
-	}
-	if err := r.Expect(version, goos, goarch); err != nil {
-		return fail(fmt.Errorf("release.json: %s", trimPrefix(err)))
-	}
-	if err := release.ValidName(r.Binary); err != nil {
-		return fail(fmt.Errorf("release.json: binary: %s", trimPrefix(err)))
+		return fail(fmt.Errorf("release.json: %w", err))
 	}
 	res.Keys = ids
 	if err := checkPayload(ctx, rd, r); err != nil {

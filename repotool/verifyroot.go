@@ -17,6 +17,7 @@ import (
 
 	"github.com/safeupdate/safeupdate/channel"
 	"github.com/safeupdate/safeupdate/internal/limits"
+	"github.com/safeupdate/safeupdate/internal/reader"
 	"github.com/safeupdate/safeupdate/release"
 	"github.com/safeupdate/safeupdate/trust"
 )
@@ -126,9 +127,8 @@ func verifyChain(ctx context.Context, rd repoReader, pinned *trust.Root, now tim
 	fetch := func(v int64) (res Result, data []byte, missing bool, err error) {
 		res = Result{Kind: KindRoot, Path: trust.RootFileName(v), Version: v, Keys: []string{}}
 		data, err = readRepoFile(ctx, rd, res.Path, limits.RootJSON)
-		var unreachable *fetchError
 		switch {
-		case errors.As(err, &unreachable) || ctx.Err() != nil:
+		case unreachable(err) || ctx.Err() != nil:
 			return res, nil, false, err
 		case err != nil:
 			res.Error = trimPrefix(err)
@@ -217,9 +217,8 @@ func verifyChain(ctx context.Context, rd repoReader, pinned *trust.Root, now tim
 	if allOK {
 		res := Result{Kind: KindRoot, Path: rootFile, Keys: []string{}}
 		data, err := readRepoFile(ctx, rd, rootFile, limits.RootJSON)
-		var unreachable *fetchError
 		switch {
-		case errors.As(err, &unreachable):
+		case unreachable(err):
 			return nil, nil, err
 		case err != nil:
 			res.Error = trimPrefix(err)
@@ -314,18 +313,15 @@ func verifyChannel(ctx context.Context, rd repoReader, root *trust.Root, name st
 		return res, nil, nil
 	}
 	data, err := readRepoFile(ctx, rd, res.Path, limits.ChannelJSON)
-	var unreachable *fetchError
 	switch {
-	case errors.As(err, &unreachable):
+	case unreachable(err):
 		return res, nil, err
 	case err != nil:
 		res.Error = trimPrefix(err)
 		return res, nil, nil
 	}
-	ch, err := channel.Parse(data)
-	if err == nil {
-		err = ch.Verify(root.Timestamp(), now, name, 0)
-	}
+	// The one check of a channel, the client's.
+	ch, err := reader.VerifyChannel(data, "", root.Timestamp(), name, now, 0)
 	if err != nil {
 		res.Error = trimChannel(err)
 		return res, nil, nil

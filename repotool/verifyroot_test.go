@@ -106,7 +106,7 @@ func TestRejectsRevokedReleaseKeyAfterRotation(t *testing.T) {
 	}
 	got := verifyRoot(t, VerifyConfig{Repo: repo}, filepath.Join(repo, "1.root.json"))
 	wantLines(t, got, "OK 1.root.json", "OK 2.root.json",
-		"FAIL 1.0.0/linux/amd64: release.json: signature threshold not met: 0 of 1",
+		"FAIL 1.0.0/linux/amd64: release.json: signature not trusted: signature threshold not met: 0 of 1",
 		"OK 1.1.0/linux/amd64",
 		"FAIL channels/stable.json: points to 1.0.0/linux/amd64, which does not verify")
 }
@@ -123,7 +123,7 @@ func TestRejectsExpiredChannel(t *testing.T) {
 	data, _ := ch.Marshal()
 	os.WriteFile(filepath.Join(repo, "channels/stable.json"), data, 0o644)
 	got := verifyRoot(t, VerifyConfig{Repo: repo}, filepath.Join(repo, "root.json"))
-	wantLines(t, got, "OK 1.root.json", "OK 1.0.0/linux/amd64", `FAIL channels/stable.json: channel has expired: "stable" expired at`)
+	wantLines(t, got, "OK 1.root.json", "OK 1.0.0/linux/amd64", `FAIL channels/stable.json: trust metadata has expired: channel has expired: "stable" expired at`)
 }
 
 func TestRejectsChannelSignedByReleaseKey(t *testing.T) {
@@ -143,7 +143,7 @@ func TestRejectsChannelSignedByReleaseKey(t *testing.T) {
 	got := verifyRoot(t, VerifyConfig{Repo: repo}, filepath.Join(repo, "root.json"))
 	wantLines(t, got, "OK 1.root.json", "OK 1.0.0/linux/amd64",
 		"FAIL channels/beta.json: points to 2.0.0/linux/amd64, which is missing",
-		"FAIL channels/stable.json: signature threshold not met: 0 of 1")
+		"FAIL channels/stable.json: signature not trusted: signature threshold not met: 0 of 1")
 }
 
 func TestRejectsBrokenRootChain(t *testing.T) {
@@ -183,8 +183,8 @@ func TestRejectsPinnedRootNotInRepository(t *testing.T) {
 	initRepo(t, elsewhere, other)
 	got := verifyRoot(t, VerifyConfig{Repo: repo}, filepath.Join(elsewhere, "root.json"))
 	wantLines(t, got, "FAIL 1.root.json: not the pinned root",
-		"FAIL 1.0.0/linux/amd64: release.json: signature threshold not met",
-		"FAIL channels/stable.json: signature threshold not met")
+		"FAIL 1.0.0/linux/amd64: release.json: signature not trusted: signature threshold not met",
+		"FAIL channels/stable.json: signature not trusted: signature threshold not met")
 }
 
 func TestRejectsStaleRootJSON(t *testing.T) {
@@ -254,7 +254,7 @@ func TestVerifyRootOverHTTP(t *testing.T) {
 	got := verifyRoot(t, VerifyConfig{Repo: srv.URL, Channels: []string{"stable"}}, pinned)
 	wantLines(t, got, "OK 1.root.json", "OK 2.root.json", "OK 1.0.0/linux/amd64", "OK channels/stable.json")
 	got = verifyRoot(t, VerifyConfig{Repo: srv.URL, Channels: []string{"beta"}, Version: "1.0.0"}, pinned)
-	wantLines(t, got, "OK 1.root.json", "OK 2.root.json", "OK 1.0.0/linux/amd64", "FAIL channels/beta.json: channels/beta.json is missing (HTTP 404)")
+	wantLines(t, got, "OK 1.root.json", "OK 2.root.json", "OK 1.0.0/linux/amd64", "FAIL channels/beta.json: not found in the repository: GET http://")
 
 	root, _ := os.ReadFile(pinned)
 	if _, err := Verify(context.Background(), VerifyConfig{Repo: srv.URL, Root: root}); err == nil || !strings.Contains(err.Error(), "needs --version or --channel") {

@@ -19,9 +19,10 @@ import (
 // Source reads a repository in a bucket or a local directory; it is an
 // apply.Source. It is safe for concurrent use. Close it when done.
 type Source struct {
-	store *blobrepo.Store // s3, gs, azblob
-	dir   apply.Source    // file
-	url   string          // for messages: no query
+	store    *blobrepo.Store // s3, gs, azblob
+	borrowed bool            // store is the caller's (FromStore): Close leaves it
+	dir      apply.Source    // file
+	url      string          // for messages: no query
 }
 
 var _ apply.Source = (*Source)(nil)
@@ -62,6 +63,13 @@ func Open(ctx context.Context, repoURL string) (*Source, error) {
 		return nil, fmt.Errorf("blobsource: repository URL %s: for http and https use apply.SourceRepo", shown)
 	}
 	return nil, fmt.Errorf("blobsource: repository URL %s: scheme %q: want s3, gs, azblob or file", shown, u.Scheme)
+}
+
+// FromStore returns a Source reading the opened store st, which stays the
+// caller's: closing the Source leaves st open. repotool reads the buckets
+// it writes through it, so that it reads them exactly as clients do.
+func FromStore(st *blobrepo.Store) *Source {
+	return &Source{store: st, borrowed: true, url: st.String()}
 }
 
 // localDir returns the directory a file:// URL names. Unlike a bucket URL
@@ -140,7 +148,7 @@ func (s *Source) openDir(ctx context.Context, path string, offset int64) (io.Rea
 
 // Close releases the store's clients. The Source must not be used after.
 func (s *Source) Close() error {
-	if s.store == nil {
+	if s.store == nil || s.borrowed {
 		return nil
 	}
 	if err := s.store.Close(); err != nil {

@@ -248,7 +248,7 @@ func revokedKeyRefused(ctx context.Context, d *demo) error {
 	if err := expectLines(out, fmt.Sprintf(`level=INFO msg="apply: channel verified" channel=stable release=4.0.0 seq=%d `, ch.Seq())); err != nil {
 		return err
 	}
-	const want = "update failed: apply: release signature not trusted: release: trust: signature threshold not met: 0 of 1 required trusted signatures verified"
+	const want = "update failed: apply: signature not trusted: release: trust: signature threshold not met: 0 of 1 required trusted signatures verified"
 	if !slices.Contains(strings.Split(out, "\n"), want) {
 		return fmt.Errorf("the app's output has no line %q", want)
 	}

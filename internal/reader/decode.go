@@ -1,4 +1,4 @@
-package apply
+package reader
 
 import (
 	"fmt"
@@ -20,6 +20,13 @@ const maxBzip2Workers = 2
 // about 6 MiB more peak RSS (26.8 and 31.9 MiB for 100 and 512 MiB).
 func bzip2Workers() int { return max(1, min(runtime.GOMAXPROCS(0), maxBzip2Workers)) }
 
+// CheckPayloadName refuses a release whose binary member names a payload
+// that Payload refuses (see payloadFormat), before anything is read.
+func CheckPayloadName(binary string) error {
+	_, err := payloadFormat(binary)
+	return err
+}
+
 // payloadFormat returns how the payload named binary (the signed release's
 // binary field) is compressed, by the rule repotool applies too
 // (internal/payload). Any other name is refused before anything is
@@ -36,7 +43,7 @@ func payloadFormat(binary string) (payload.Format, error) {
 func newDecoder(f payload.Format, r io.Reader) (io.Reader, func(), error) {
 	d, closeD, err := payload.NewDecoder(f, r, bzip2Workers())
 	if err != nil {
-		return nil, nil, fmt.Errorf("apply: %w", err)
+		return nil, nil, err
 	}
 	return d, closeD, nil
 }

@@ -1,4 +1,4 @@
-package apply
+package reader
 
 import (
 	"context"
@@ -8,15 +8,22 @@ import (
 	"time"
 )
 
+// ErrStalled is wrapped by the error of a read that was cut because it made
+// no progress for the stall timeout (slow retrieval).
+var ErrStalled = errors.New("stalled")
+
 // stallError reports a transfer that received nothing for a while.
 type stallError struct{ d time.Duration }
 
 func (e *stallError) Error() string {
-	return fmt.Sprintf("no data received for %v, giving up (see StallTimeout)", e.d)
+	return fmt.Sprintf("no data received for %v, giving up (stalled; see StallTimeout)", e.d)
 }
 
-// Is makes a stall a kind of timeout for callers that check for one.
-func (e *stallError) Is(target error) bool { return target == context.DeadlineExceeded }
+// Is makes a stall ErrStalled, and a kind of timeout for callers that
+// check for one.
+func (e *stallError) Is(target error) bool {
+	return target == ErrStalled || target == context.DeadlineExceeded
+}
 
 // watchdog cancels a transfer's context when the transfer has made no
 // progress for d: from the start until the first byte, and between any two
@@ -41,6 +48,29 @@ func (w *watchdog) stop() {
 	w.timer.Stop()
 	w.cancel(context.Canceled)
 }
+
+// A Watchdog guards an operation that is not a read of a Source (a
+// bucket's HEAD or listing, say) as the reads are guarded: it cancels
+// Context once Renew has not been called for the stall timeout.
+type Watchdog struct{ w *watchdog }
+
+// Watch starts a Watchdog; the caller must call Stop.
+func Watch(ctx context.Context, p *Params) *Watchdog {
+	return &Watchdog{newWatchdog(ctx, p.stall())}
+}
+
+// Context is the context to run the guarded operation with.
+func (w *Watchdog) Context() context.Context { return w.w.ctx }
+
+// Renew records progress: the stall timeout starts again.
+func (w *Watchdog) Renew() { w.w.timer.Reset(w.w.d) }
+
+// Explain returns err, or an error wrapping ErrStalled when the watchdog
+// is what stopped the operation.
+func (w *Watchdog) Explain(err error) error { return w.w.explain(err) }
+
+// Stop releases the watchdog.
+func (w *Watchdog) Stop() { w.w.stop() }
 
 // explain replaces err, which a transfer returned, by the stall error when
 // the watchdog is what stopped the transfer.

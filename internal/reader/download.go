@@ -1,4 +1,4 @@
-package apply
+package reader
 
 import (
 	"context"
@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"hash"
 	"io"
-	"os"
 	"sync"
 
 	"github.com/safeupdate/safeupdate/internal/limits"
@@ -26,10 +25,13 @@ import (
 // Nothing beyond one byte past a signed size is ever read, and memory use
 // does not depend on the payload's size. An unsigned legacy release without
 // sizes is bounded by limits.BinarySize instead.
-func download(ctx context.Context, c *config, src Source, r *release.Release, f *os.File) error {
+//
+// With h.tee, the compressed payload is also written there as it is read;
+// with h.noDecode, only the compressed payload is checked (f gets nothing).
+func download(ctx context.Context, p *Params, src Source, r *release.Release, f io.Writer, h how) error {
 	path, err := r.PayloadPath()
 	if err != nil {
-		return metadataError(err)
+		return fmt.Errorf("%w: %w", ErrMetadata, err)
 	}
 	format, err := payloadFormat(r.Binary)
 	if err != nil {
@@ -42,9 +44,9 @@ func download(ctx context.Context, c *config, src Source, r *release.Release, f 
 	if sizeLimit == 0 {
 		sizeLimit, total = limits.BinarySize, -1
 	}
-	c.logger.Debug("apply: downloading payload", "path", path, "format", format, "size", r.Size, "compressed_size", r.CompressedSize)
+	p.logger().Debug("downloading payload", "path", path, "format", format, "size", r.Size, "compressed_size", r.CompressedSize)
 
-	w := newWatchdog(ctx, c.stall)
+	w := newWatchdog(ctx, p.stall())
 	defer w.stop()
 	rc, err := openPayload(w, src, path, r.CompressedSize)
 	if err != nil {
@@ -54,11 +56,14 @@ func download(ctx context.Context, c *config, src Source, r *release.Release, f 
 
 	done := make(chan struct{})
 	fetched, decoded := newQueue(done), newQueue(done)
-	dec, closeDec, err := newDecoder(format, fetched.reader())
-	if err != nil {
-		return err
+	var dec io.Reader
+	closeDec := func() {}
+	if !h.noDecode {
+		if dec, closeDec, err = newDecoder(format, fetched.reader()); err != nil {
+			return err
+		}
 	}
-	in := &hashingReader{r: io.LimitReader(rc, csizeLimit+1), h: sha256.New()}
+	in := &hashingReader{r: io.LimitReader(rc, csizeLimit+1), h: sha256.New(), tee: h.tee}
 	var decodeErr error
 	var wg sync.WaitGroup
 	wg.Add(2)
@@ -68,8 +73,12 @@ func download(ctx context.Context, c *config, src Source, r *release.Release, f 
 	}()
 	go func() {
 		defer wg.Done()
-		decoded.produce(io.LimitReader(dec, sizeLimit+1))
-		decodeErr = decoded.err
+		if dec != nil {
+			decoded.produce(io.LimitReader(dec, sizeLimit+1))
+			decodeErr = decoded.err
+		} else {
+			close(decoded.ch)
+		}
 		closeDec()
 		// Whatever the decoder did (it may stop early, on an error or on
 		// too much output), the rest of the compressed stream is read, up
@@ -81,12 +90,16 @@ func download(ctx context.Context, c *config, src Source, r *release.Release, f 
 	defer close(done)
 	defer w.stop() // ends a fetch blocked in the source
 
-	out := &hashingWriter{w: f, h: sha256.New(), progress: c.progress, total: total}
+	var progress func(done, total int64)
+	if p != nil {
+		progress = p.Progress
+	}
+	out := &hashingWriter{w: f, h: sha256.New(), progress: progress, total: total}
 	for b := range decoded.ch {
 		out.Write(b)
 		decoded.recycle(b)
 		if out.err != nil {
-			return fmt.Errorf("apply: writing the new binary: %w", out.err)
+			return fmt.Errorf("writing the new binary: %w", out.err)
 		}
 	}
 	wg.Wait()
@@ -94,11 +107,13 @@ func download(ctx context.Context, c *config, src Source, r *release.Release, f 
 	case in.n > csizeLimit:
 		return fmt.Errorf("%w: %s is longer than the signed %d bytes", ErrTooLarge, path, csizeLimit)
 	case in.err != nil:
-		return fmt.Errorf("apply: downloading %s: %w", path, in.err)
+		return &FetchError{Path: path, Err: in.err}
 	case r.CompressedSize != 0 && in.n != r.CompressedSize:
 		return fmt.Errorf("%w: %s is %d bytes, signed %d", ErrChecksum, path, in.n, r.CompressedSize)
 	case r.CompressedHash != "" && in.sum() != r.CompressedHash:
 		return fmt.Errorf("%w: %s has sha256 %s, signed %s", ErrChecksum, path, in.sum(), r.CompressedHash)
+	case h.noDecode:
+		return nil
 	case out.n > sizeLimit:
 		return fmt.Errorf("%w: %s decompresses to more than the signed %d bytes", ErrTooLarge, path, sizeLimit)
 	case decodeErr != nil:
@@ -108,15 +123,22 @@ func download(ctx context.Context, c *config, src Source, r *release.Release, f 
 	case out.sum() != r.Hash:
 		return fmt.Errorf("%w: binary has sha256 %s, signed %s", ErrChecksum, out.sum(), r.Hash)
 	}
-	c.logger.Debug("apply: payload verified", logAttrs(r)...)
+	p.logger().Debug("payload verified", "binary", r.Binary, "size", r.Size, "compressed_size", r.CompressedSize)
 	return nil
 }
 
-// hashingReader hashes and counts what it reads, and keeps the first
-// error other than io.EOF.
+// how varies what download does.
+type how struct {
+	tee      io.Writer // receives the compressed payload as it is read
+	noDecode bool      // check the compressed payload only
+}
+
+// hashingReader hashes and counts what it reads, copies it to tee if set,
+// and keeps the first error other than io.EOF.
 type hashingReader struct {
 	r   io.Reader
 	h   hash.Hash
+	tee io.Writer
 	n   int64
 	err error
 }
@@ -125,6 +147,11 @@ func (hr *hashingReader) Read(p []byte) (int, error) {
 	n, err := hr.r.Read(p)
 	hr.h.Write(p[:n])
 	hr.n += int64(n)
+	if hr.tee != nil && n > 0 {
+		if _, werr := hr.tee.Write(p[:n]); werr != nil {
+			err = fmt.Errorf("copying: %w", werr)
+		}
+	}
 	if err != nil && err != io.EOF && hr.err == nil {
 		hr.err = err
 	}

@@ -1,4 +1,4 @@
-package apply
+package reader
 
 import (
 	"errors"
@@ -42,7 +42,7 @@ type resumer struct {
 func openPayload(w *watchdog, src Source, path string, size int64) (*resumer, error) {
 	rc, err := src.Open(w.ctx, path, 0)
 	if err != nil {
-		return nil, sourceError(path, w.explain(err))
+		return nil, openError(path, w.explain(err))
 	}
 	return &resumer{w: w, src: src, path: path, size: size, rc: rc, in: w.reader(rc)}, nil
 }

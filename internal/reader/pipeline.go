@@ -1,4 +1,4 @@
-package apply
+package reader
 
 import (
 	"errors"
@@ -20,7 +20,7 @@ const (
 )
 
 // errStopped is what a stage sees when download has returned early.
-var errStopped = errors.New("apply: download stopped")
+var errStopped = errors.New("download stopped")
 
 // queue carries chunks from one stage to the next.
 type queue struct {

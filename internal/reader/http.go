@@ -1,4 +1,4 @@
-package apply
+package reader
 
 import (
 	"context"
@@ -24,7 +24,7 @@ type httpSource struct {
 	client *http.Client
 }
 
-// HTTPSource returns a Source reading the repository at base, an http:// or
+// HTTP returns a Source reading the repository at base, an http:// or
 // https:// URL, with c (nil means a default client). c is not modified;
 // requests go through a copy of it that:
 //
@@ -35,23 +35,23 @@ type httpSource struct {
 //     headers and asks for no transparent compression, on a clone of it.
 //
 // Only status 200 (206 for a resumed read) is success; 404 is an error
-// wrapping ErrNotFound, any other status an error naming it. HTTPSource does
-// not bound bodies or time: Apply does.
-func HTTPSource(base string, c *http.Client) (Source, error) {
+// wrapping ErrNotFound, any other status an error naming it. HTTP does
+// not bound bodies or time: Metadata and Payload do.
+func HTTP(base string, c *http.Client) (Source, error) {
 	u, err := url.Parse(base)
 	if err != nil {
-		return nil, fmt.Errorf("apply: repository URL: %w", err)
+		return nil, fmt.Errorf("repository URL: %w", err)
 	}
 	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, fmt.Errorf("apply: repository URL %q: want http://HOST/... or https://HOST/...", u.Redacted())
+		return nil, fmt.Errorf("repository URL %q: want http://HOST/... or https://HOST/...", u.Redacted())
 	}
 	if u.RawQuery != "" || u.Fragment != "" || u.Opaque != "" {
-		return nil, fmt.Errorf("apply: repository URL %q: no query or fragment allowed", u.Redacted())
+		return nil, fmt.Errorf("repository URL %q: no query or fragment allowed", u.Redacted())
 	}
 	return &httpSource{base: u, client: safeClient(c)}, nil
 }
 
-// safeClient returns a copy of c with the policy HTTPSource documents.
+// safeClient returns a copy of c with the policy HTTP documents.
 func safeClient(c *http.Client) *http.Client {
 	var rt http.RoundTripper
 	out := &http.Client{}
@@ -91,21 +91,21 @@ func safeClient(c *http.Client) *http.Client {
 func (s *httpSource) CloseIdleConnections() { s.client.CloseIdleConnections() }
 
 func (s *httpSource) Open(ctx context.Context, path string, offset int64) (io.ReadCloser, error) {
-	if err := checkPath(path, offset); err != nil {
+	if err := CheckPath(path, offset); err != nil {
 		return nil, err
 	}
 	u := s.base.JoinPath(strings.Split(path, "/")...)
 	where := u.Redacted()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
 	if err != nil {
-		return nil, fmt.Errorf("apply: %w", err)
+		return nil, err
 	}
 	if offset > 0 {
 		req.Header.Set("Range", "bytes="+strconv.FormatInt(offset, 10)+"-")
 	}
 	resp, err := s.client.Do(req)
 	if err != nil {
-		return nil, fmt.Errorf("apply: %w", err) // *url.Error: names the URL, without a password
+		return nil, err // *url.Error: names the URL, without a password
 	}
 	switch {
 	case resp.StatusCode == http.StatusNotFound:
@@ -120,12 +120,12 @@ func (s *httpSource) Open(ctx context.Context, path string, offset int64) (io.Re
 		start, ok := contentRangeStart(resp.Header.Get("Content-Range"))
 		if !ok || start != offset {
 			resp.Body.Close()
-			return nil, fmt.Errorf("apply: GET %s: asked for bytes from %d, got Content-Range %q", where, offset, resp.Header.Get("Content-Range"))
+			return nil, fmt.Errorf("GET %s: asked for bytes from %d, got Content-Range %q", where, offset, resp.Header.Get("Content-Range"))
 		}
 		return resp.Body, nil
 	}
 	resp.Body.Close()
-	return nil, fmt.Errorf("apply: GET %s: unexpected status %s", where, resp.Status)
+	return nil, fmt.Errorf("GET %s: unexpected status %s", where, resp.Status)
 }
 
 // contentRangeStart returns the first byte position of a Content-Range

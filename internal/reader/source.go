@@ -1,0 +1,114 @@
+package reader
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"net/url"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+)
+
+// Source reads files of a repository. path is slash-separated, relative to
+// the repository root. offset > 0 asks for the file from that byte on
+// (resumption); a Source that cannot do that returns an error wrapping
+// ErrRangeUnsupported. A missing file is an error wrapping ErrNotFound.
+//
+// Readers do not trust a Source: they bound, time and verify everything a
+// Source returns. A Source must stop when ctx is done, and must not follow
+// paths outside its repository. Open may be called from several goroutines
+// at once (repotool verifies platforms concurrently); apply calls it from
+// one at a time.
+type Source interface {
+	Open(ctx context.Context, path string, offset int64) (io.ReadCloser, error)
+}
+
+// CheckPath refuses anything but a clean relative slash-separated path and
+// a non-negative offset: every Source checks its arguments with it.
+func CheckPath(path string, offset int64) error {
+	if !fs.ValidPath(path) || path == "." || strings.ContainsAny(path, `\:`) {
+		return fmt.Errorf("%q is not a clean relative repository path", path)
+	}
+	if offset < 0 {
+		return fmt.Errorf("negative offset %d", offset)
+	}
+	return nil
+}
+
+type dirSource struct{ dir string }
+
+// Dir returns a Source reading the repository in the local directory dir.
+// It opens files through os.Root, so no path and no symbolic link can lead
+// outside dir, and it serves regular files only.
+func Dir(dir string) (Source, error) {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return nil, fmt.Errorf("repository directory: %w", err)
+	}
+	fi, err := os.Stat(abs)
+	if err != nil {
+		return nil, fmt.Errorf("repository directory: %w", err)
+	}
+	if !fi.IsDir() {
+		return nil, fmt.Errorf("repository %s is not a directory", abs)
+	}
+	return dirSource{dir: abs}, nil
+}
+
+func (s dirSource) Open(ctx context.Context, path string, offset int64) (io.ReadCloser, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if err := CheckPath(path, offset); err != nil {
+		return nil, err
+	}
+	root, err := os.OpenRoot(s.dir)
+	if err != nil {
+		return nil, err
+	}
+	defer root.Close()
+	name := filepath.FromSlash(path)
+	where := filepath.Join(s.dir, name)
+	// Stat before Open, so that a FIFO planted in the repository cannot
+	// block the open.
+	fi, err := root.Stat(name)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("%w: %s", ErrNotFound, where)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("%s is not a regular file", where)
+	}
+	f, err := root.Open(name)
+	if err != nil {
+		return nil, err
+	}
+	if offset > 0 {
+		if _, err := f.Seek(offset, io.SeekStart); err != nil {
+			f.Close()
+			return nil, fmt.Errorf("%w: %s: %v", ErrRangeUnsupported, where, err)
+		}
+	}
+	return f, nil
+}
+
+// FileURLPath returns the local directory a file:// URL names.
+func FileURLPath(u *url.URL) (string, error) {
+	if u.Host != "" && u.Host != "localhost" {
+		return "", fmt.Errorf("repository URL %s: file URLs must name a local path (file:///dir)", u.Redacted())
+	}
+	if u.Opaque != "" || u.Path == "" || !strings.HasPrefix(u.Path, "/") {
+		return "", fmt.Errorf("repository URL %s: want an absolute path (file:///dir)", u.Redacted())
+	}
+	p := u.Path
+	if runtime.GOOS == "windows" && len(p) > 2 && p[2] == ':' {
+		p = p[1:] // file:///C:/dir
+	}
+	return filepath.FromSlash(p), nil
+}
