@@ -25,6 +25,11 @@ var (
 	ErrTooLarge = reader.ErrTooLarge
 	// ErrNotFound means the repository has no such file (HTTP 404).
 	ErrNotFound = reader.ErrNotFound
+	// ErrForbidden means the repository refused to serve a file (HTTP 403,
+	// a bucket's permission denied). It is an error everywhere except when
+	// probing for the next trust root, where S3 answers 403 for a missing
+	// key to a reader without list permission.
+	ErrForbidden = reader.ErrForbidden
 	// ErrRangeUnsupported is returned by a Source asked to start at an
 	// offset it cannot seek to.
 	ErrRangeUnsupported = reader.ErrRangeUnsupported

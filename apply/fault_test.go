@@ -34,6 +34,8 @@ func TestSurvivesServerErrors(t *testing.T) {
 	}{
 		{"release.json 404", meta, func(*testing.T, *fixture) http.HandlerFunc { return http.NotFound }, apply.ErrNotFound, "404"},
 		{"payload 404", payload, func(*testing.T, *fixture) http.HandlerFunc { return http.NotFound }, apply.ErrNotFound, "404"},
+		{"release.json 403", meta, status(403), apply.ErrForbidden, "403 Forbidden"},
+		{"payload 403", payload, status(403), apply.ErrForbidden, "403 Forbidden"},
 		{"release.json 500", meta, status(500), nil, "500 Internal Server Error"},
 		{"payload 503", payload, status(503), nil, "503 Service Unavailable"},
 		{"payload 204", payload, status(204), nil, "204"},

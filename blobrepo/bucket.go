@@ -67,6 +67,8 @@ func classify(err error, createOnly bool) error {
 	switch gcerrors.Code(err) {
 	case gcerrors.NotFound:
 		return fmt.Errorf("%w (%w)", ErrNotFound, err)
+	case gcerrors.PermissionDenied:
+		return fmt.Errorf("%w (%w)", ErrForbidden, err)
 	case gcerrors.FailedPrecondition:
 		if createOnly {
 			return fmt.Errorf("%w (%w)", ErrExists, err)

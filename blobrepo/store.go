@@ -14,6 +14,10 @@ import (
 var (
 	// ErrNotFound reports a path (or bucket) that does not exist.
 	ErrNotFound = errors.New("blobrepo: not found")
+	// ErrForbidden reports a request the store refused for lack of
+	// permission. S3 answers so for a missing key to a reader that may not
+	// list the bucket, so it can also mean "not found".
+	ErrForbidden = errors.New("blobrepo: permission denied")
 	// ErrExists reports a CreateOnly write to a path that already exists.
 	// Nothing was written.
 	ErrExists = errors.New("blobrepo: already exists")

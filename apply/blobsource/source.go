@@ -112,6 +112,8 @@ func (s *Source) Open(ctx context.Context, path string, offset int64) (io.ReadCl
 		return rc, nil
 	case errors.Is(err, blobrepo.ErrNotFound):
 		return nil, fmt.Errorf("%w: %w", apply.ErrNotFound, err)
+	case errors.Is(err, blobrepo.ErrForbidden):
+		return nil, fmt.Errorf("%w: %w", apply.ErrForbidden, err)
 	case errors.Is(err, blobrepo.ErrRange):
 		return nil, fmt.Errorf("blobsource: cannot resume %s in %s at byte %d: the object is shorter now, so it changed since the download began (%w)", path, s.url, offset, err)
 	}

@@ -35,8 +35,9 @@ type httpSource struct {
 //     headers and asks for no transparent compression, on a clone of it.
 //
 // Only status 200 (206 for a resumed read) is success; 404 is an error
-// wrapping ErrNotFound, any other status an error naming it. HTTP does
-// not bound bodies or time: Metadata and Payload do.
+// wrapping ErrNotFound, 403 one wrapping ErrForbidden, any other status an
+// error naming it. HTTP does not bound bodies or time: Metadata and Payload
+// do.
 func HTTP(base string, c *http.Client) (Source, error) {
 	u, err := url.Parse(base)
 	if err != nil {
@@ -111,6 +112,9 @@ func (s *httpSource) Open(ctx context.Context, path string, offset int64) (io.Re
 	case resp.StatusCode == http.StatusNotFound:
 		resp.Body.Close()
 		return nil, fmt.Errorf("%w: GET %s: %s", ErrNotFound, where, resp.Status)
+	case resp.StatusCode == http.StatusForbidden:
+		resp.Body.Close()
+		return nil, fmt.Errorf("%w: GET %s: %s", ErrForbidden, where, resp.Status)
 	case offset == 0 && resp.StatusCode == http.StatusOK:
 		return resp.Body, nil
 	case offset > 0 && resp.StatusCode == http.StatusOK:

@@ -30,6 +30,9 @@ import (
 var (
 	// ErrNotFound means the repository has no such file (HTTP 404).
 	ErrNotFound = errors.New("not found in the repository")
+	// ErrForbidden means the repository refused to serve a file (HTTP 403,
+	// a bucket's permission denied).
+	ErrForbidden = errors.New("the repository refused access")
 	// ErrRangeUnsupported is returned by a Source asked to start at an
 	// offset it cannot seek to.
 	ErrRangeUnsupported = errors.New("source cannot resume at an offset")

@@ -16,7 +16,8 @@ import (
 // Source reads files of a repository. path is slash-separated, relative to
 // the repository root. offset > 0 asks for the file from that byte on
 // (resumption); a Source that cannot do that returns an error wrapping
-// ErrRangeUnsupported. A missing file is an error wrapping ErrNotFound.
+// ErrRangeUnsupported. A missing file is an error wrapping ErrNotFound; a
+// file the repository refuses to serve, one wrapping ErrForbidden.
 //
 // Readers do not trust a Source: they bound, time and verify everything a
 // Source returns. A Source must stop when ctx is done, and must not follow
