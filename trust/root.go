@@ -74,8 +74,8 @@ func NewRoot(trusted []byte) (*Root, error) {
 // of its own root keys (TUF section 5.3.4 and 5.3.5). Expiry is not checked
 // (an intermediate root may have expired long ago); check the last one
 // with CheckExpiry. r itself is unchanged. An error wraps ErrMalformedRoot,
-// ErrThreshold or ErrRootVersion. Update does one step; a caller walking
-// N+1, N+2, ... stops after limits.Rotations steps.
+// ErrThreshold or ErrRootVersion. Update does one step; Walk and WalkTo
+// walk N+1, N+2, ... with it.
 func (r *Root) Update(next []byte) (*Root, error) {
 	n, err := parseRoot(next)
 	if err != nil {

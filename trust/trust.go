@@ -4,7 +4,10 @@
 //
 // Two kinds of trust exist. Keys is a set of pinned public keys with a
 // threshold and no rotation. A TUF root (see Root) names keys per role and
-// rotates through signed successors.
+// rotates through signed successors; Walk is the one walk of a chain of
+// them, which the client (apply) and the publisher's tools (repotool) share,
+// so that both reach the same root from the same pin. The caller does the
+// reading, through a Fetch function.
 //
 // # Threat model
 //
@@ -12,6 +15,14 @@
 // ids: one key listed twice, under two ids, or signing twice, counts once.
 // Signatures by keys that are not trusted are ignored, not errors, so that a
 // document may carry signatures for several audiences; but they never count.
+//
+// A walk of roots accepts each only as the exact next version, signed by a
+// threshold of the previous root's root keys and of its own, and ends at
+// the first version the repository does not have: a repository can hold a
+// walker at the root it has (until that root expires, see CheckExpiry),
+// never move it to keys the chain did not sign. Walk takes at most
+// limits.Rotations steps and says so (ErrTooManyRotations) rather than
+// stopping short in silence.
 //
 // # Compatibility
 //
