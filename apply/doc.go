@@ -53,12 +53,15 @@
 // Instead of pinning keys, a program can pin a TUF root (TrustRoot) and
 // name a directory where the client keeps what it learns (TrustStore).
 // Before step 1, the client then walks the repository's N+1.root.json,
-// N+2.root.json, ... from the newest root it knows (at most
+// N+2.root.json, ... from the newest root it knows (trust.Walk, at most
 // limits.Rotations steps of limits.RootJSON bytes), accepting each only
 // when it is the next version and is signed by a threshold of the previous
-// root's root keys and of its own. It keeps the newest in the store, so it
-// never trusts a retired key again, and refuses it if it has expired
-// (ErrExpired). Releases are then verified with its targets keys.
+// root's root keys and of its own. The walk ends at the first root that is
+// missing, or that the repository refuses to serve (HTTP 403: S3 answers
+// so for a missing key to a reader without list permission); any other
+// 403 is an error wrapping ErrForbidden. It keeps the newest root in the
+// store, so it never trusts a retired key again, and refuses it if it has
+// expired (ErrExpired). Releases are then verified with its targets keys.
 //
 // With Channel instead of Version, the client reads channels/NAME.json,
 // accepts it only when a threshold of the root's timestamp keys signed it
@@ -71,12 +74,13 @@
 //
 // Every error starts with "apply: ". Errors from Apply and Check wrap one of
 // ErrSignature, ErrChecksum, ErrMetadata, ErrDowngrade, ErrTooLarge,
-// ErrNotFound, ErrExpired or ErrReplay where one applies (a refused root
-// rotation is ErrSignature, too many rotations ErrTooLarge); network and
-// file system errors wrap the underlying error instead. A payload larger than signed is ErrTooLarge; a
-// payload shorter than signed, with a wrong hash, or that fails to
-// decompress is ErrChecksum. Configuration errors (no trust, conflicting
-// options) are returned before any network access and wrap none of them.
+// ErrNotFound, ErrForbidden, ErrExpired or ErrReplay where one applies (a
+// refused root rotation is ErrSignature, too many rotations ErrTooLarge);
+// network and file system errors wrap the underlying error instead. A
+// payload larger than signed is ErrTooLarge; a payload shorter than
+// signed, with a wrong hash, or that fails to decompress is ErrChecksum.
+// Configuration errors (no trust, conflicting options) are returned before
+// any network access and wrap none of them.
 //
 // # Threat model
 //

@@ -19,10 +19,12 @@ import (
 // Before a release is verified, the client walks the repository's
 // N+1.root.json, N+2.root.json, ... from the newest root it knows (the
 // pinned one, or a newer one in the TrustStore), for at most
-// limits.Rotations steps of at most limits.RootJSON bytes each. Each root
-// is accepted only when it is exactly the next version and is signed by a
-// threshold of the previous root's root keys AND of its own; the newest one
-// is written to the TrustStore, then must not have expired (ErrExpired).
+// limits.Rotations steps of at most limits.RootJSON bytes each, until one
+// is missing or refused (HTTP 403, see the package documentation). Each
+// root is accepted only when it is exactly the next version and is signed
+// by a threshold of the previous root's root keys AND of its own; the
+// newest one is written to the TrustStore, then must not have expired
+// (ErrExpired).
 // Releases are then verified with its targets keys and threshold, and
 // channels with its timestamp keys.
 //

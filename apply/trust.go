@@ -79,29 +79,36 @@ func updateRoot(ctx context.Context, c *config, src Source) (*trust.Root, error)
 }
 
 // walkRoots accepts N+1.root.json, N+2.root.json, ... until the repository
-// has no next one. It returns the newest root it verified, also with an
-// error. More than limits.Rotations successors in one call is ErrTooLarge;
-// the next call goes on from the newest root, once it is persisted.
+// has no next one (trust.Walk). It returns the newest root it verified,
+// also with an error. More than limits.Rotations successors in one call is
+// ErrTooLarge; the next call goes on from the newest root, once it is
+// persisted.
+//
+// A missing successor ends the walk, and so does a refusal to read it
+// (HTTP 403, a bucket's permission denied): S3 answers 403 for a missing
+// key to a reader without list permission. This holds for that probe
+// only; everywhere else ErrForbidden is an error. A repository that
+// refuses a successor can as well answer 404 for it, so the client trusts
+// nothing it would not trust after a 404.
 func walkRoots(ctx context.Context, c *config, src Source, root *trust.Root) (*trust.Root, error) {
-	for step := 0; ; step++ {
-		path := trust.RootFileName(root.Version() + 1)
-		data, err := fetchSmall(ctx, c, src, path, limits.RootJSON)
-		if errors.Is(err, ErrNotFound) {
-			return root, nil
+	fetch := func(ctx context.Context, v int64) ([]byte, error) {
+		data, err := fetchSmall(ctx, c, src, trust.RootFileName(v), limits.RootJSON)
+		if errors.Is(err, ErrNotFound) || errors.Is(err, ErrForbidden) {
+			return nil, fmt.Errorf("%w: %w", trust.ErrNoRoot, err)
 		}
-		if err != nil {
-			return root, err
-		}
-		if step == limits.Rotations {
-			return root, fmt.Errorf("%w: more than %d root rotations in one update; version %d is verified and kept, and the next update goes on from it", ErrTooLarge, limits.Rotations, root.Version())
-		}
-		next, err := root.Update(data)
-		if err != nil {
-			return root, rootError(path, err)
-		}
-		c.logger.Info("apply: trust root rotated", "version", next.Version(), "expires", next.Expires())
-		root = next
+		return data, err
 	}
+	root, err := trust.Walk(ctx, root, fetch, func(next *trust.Root, _ []byte) {
+		c.logger.Info("apply: trust root rotated", "version", next.Version(), "expires", next.Expires())
+	})
+	var re *trust.RotationError
+	switch {
+	case errors.As(err, &re):
+		return root, rootError(trust.RootFileName(re.Version), re.Err)
+	case errors.Is(err, trust.ErrTooManyRotations):
+		return root, fmt.Errorf("%w: %w; the next update goes on from it", ErrTooLarge, err)
+	}
+	return root, err
 }
 
 // rootError maps an error of Root.Update to this package's sentinels: a

@@ -56,8 +56,12 @@
 // # Errors
 //
 // A missing object is an error wrapping apply.ErrNotFound (and, for the
-// clouds, blobrepo.ErrNotFound). A resumption offset past the end of an
-// object means the object changed since the download began; the error wraps
+// clouds, blobrepo.ErrNotFound); an object the store refuses for lack of
+// permission, one wrapping apply.ErrForbidden and blobrepo.ErrForbidden
+// (S3 answers so for a missing key to a reader that may not list the
+// bucket: apply then takes it as the end of the chain of roots, and as an
+// error anywhere else). A resumption offset past the end of an object
+// means the object changed since the download began; the error wraps
 // blobrepo.ErrRange. Errors keep the *blobrepo.OpError and the driver's
 // error in their chain.
 //
