@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/safeupdate/safeupdate/internal/limits"
 	"github.com/safeupdate/safeupdate/internal/reader"
 	"github.com/safeupdate/safeupdate/trust"
 )
@@ -91,13 +90,7 @@ func updateRoot(ctx context.Context, c *config, src Source) (*trust.Root, error)
 // refuses a successor can as well answer 404 for it, so the client trusts
 // nothing it would not trust after a 404.
 func walkRoots(ctx context.Context, c *config, src Source, root *trust.Root) (*trust.Root, error) {
-	fetch := func(ctx context.Context, v int64) ([]byte, error) {
-		data, err := fetchSmall(ctx, c, src, trust.RootFileName(v), limits.RootJSON)
-		if errors.Is(err, ErrNotFound) || errors.Is(err, ErrForbidden) {
-			return nil, fmt.Errorf("%w: %w", trust.ErrNoRoot, err)
-		}
-		return data, err
-	}
+	fetch := reader.RootFetch(c.params(), src) // a 403 for the next root ends the walk, like a 404
 	root, err := trust.Walk(ctx, root, fetch, func(next *trust.Root, _ []byte) {
 		c.logger.Info("apply: trust root rotated", "version", next.Version(), "expires", next.Expires())
 	})

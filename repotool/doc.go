@@ -62,6 +62,14 @@
 // release copied to another directory fails. Verify checks what a client
 // checks, except downgrade and freshness, which depend on the client's state.
 //
+// Every walk of a chain of roots here (Verify and Mirror with a root, and
+// the pinned root that Rotate, SignRoot and Promote start from) is
+// trust.Walk, the walk clients make, so that a publisher reaches the root a
+// client reaches. A next root that the repository refuses to serve
+// (ErrForbidden: HTTP 403, or a bucket's permission denied, which is how S3
+// answers for a missing key to a reader that may not list) ends the walk as
+// a missing one does; refusing any other file is an error.
+//
 // Private keys are encrypted at rest with age unless the caller asks
 // otherwise; a key in memory is not protected. Serve publishes whatever is in
 // the directory, unverified (see Handler).

@@ -24,6 +24,12 @@ var (
 	// ErrNotFound is returned when a release or file is not in the
 	// repository. It is the reader's, which clients use too.
 	ErrNotFound = reader.ErrNotFound
+	// ErrForbidden is returned when the repository refuses to serve a
+	// file (HTTP 403, a bucket's permission denied). It is an error
+	// everywhere except for the probe of the next root of a walk, where
+	// S3 answers so for a missing key to a reader that may not list the
+	// bucket. It is the reader's.
+	ErrForbidden = reader.ErrForbidden
 	// ErrNoRelease is returned by Verify when it found nothing to verify.
 	ErrNoRelease = errors.New("repotool: no release found")
 )

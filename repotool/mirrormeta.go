@@ -22,44 +22,54 @@ type mirrorChannel struct {
 }
 
 // chain reads and verifies the roots of the source: 1.root.json up to the
-// pinned version, each the successor of the one before and the last one
-// exactly the pinned bytes, then every newer one while present, at most
-// limits.Rotations. Roots older than the pinned one are only as good as
-// the chain up to it: pin the oldest root you trust.
+// pinned version, each the successor of the one before (trust.WalkTo) and
+// the last one exactly the pinned bytes, then every newer one while
+// present (trust.Walk: a next root the source refuses to serve ends the
+// chain, as a missing one does), at most limits.Rotations. Roots older
+// than the pinned one are only as good as the chain up to it: pin the
+// oldest root you trust.
 func (m *mirror) chain(ctx context.Context) error {
 	pinned, err := trust.NewRoot(m.cfg.Root)
 	if err != nil {
 		return fmt.Errorf("repotool: mirror: the pinned root: %s", trimPrefix(err))
 	}
-	var cur *trust.Root
-	for v := int64(1); ; v++ {
-		name := trust.RootFileName(v)
-		data, err := readRepoFile(ctx, m.src.rd, name, limits.RootJSON)
-		if v > pinned.Version() && errors.Is(err, ErrNotFound) {
-			break
-		}
-		if err != nil {
-			return &MirrorError{Path: name, Err: fmt.Errorf("source: %w", err)}
-		}
-		if v > pinned.Version()+limits.Rotations {
-			return &MirrorError{Path: name, Err: fmt.Errorf("%w: more than %d rotations after the pinned root version %d", ErrUnverified, limits.Rotations, pinned.Version())}
-		}
-		if v == 1 {
-			cur, err = trust.NewRoot(data)
-		} else {
-			cur, err = cur.Update(data)
-		}
-		if err == nil && v == pinned.Version() && !bytes.Equal(data, pinned.Bytes()) {
-			err = errors.New("not the pinned root: the source holds another root of this version")
-		}
-		if err != nil {
-			return &MirrorError{Path: name, Err: fmt.Errorf("%w: %s", ErrUnverified, trimPrefix(err))}
-		}
-		m.roots = append(m.roots, data)
+	fetch := rootFetch(m.src.rd)
+	first := trust.RootFileName(1)
+	data, err := fetch(ctx, 1)
+	if err != nil {
+		return &MirrorError{Path: first, Err: fmt.Errorf("source: %w", err)}
+	}
+	cur, err := trust.NewRoot(data)
+	if err != nil {
+		return &MirrorError{Path: first, Err: fmt.Errorf("%w: %s", ErrUnverified, trimPrefix(err))}
+	}
+	m.roots = [][]byte{data}
+	keep := func(_ *trust.Root, data []byte) { m.roots = append(m.roots, data) }
+	if cur, err = trust.WalkTo(ctx, cur, pinned.Version(), fetch, keep); err != nil {
+		return m.walkError(cur, pinned, err)
+	}
+	if !bytes.Equal(m.roots[len(m.roots)-1], pinned.Bytes()) {
+		return &MirrorError{Path: trust.RootFileName(pinned.Version()), Err: fmt.Errorf("%w: not the pinned root: the source holds another root of this version", ErrUnverified)}
+	}
+	if cur, err = trust.Walk(ctx, cur, fetch, keep); err != nil {
+		return m.walkError(cur, pinned, err)
 	}
 	m.final = cur
 	m.res.Root = cur.Version()
 	return nil
+}
+
+// walkError is the MirrorError for an error of the walk that reached
+// root and no further.
+func (m *mirror) walkError(root, pinned *trust.Root, err error) error {
+	var re *trust.RotationError
+	switch {
+	case errors.As(err, &re):
+		return &MirrorError{Path: trust.RootFileName(re.Version), Err: fmt.Errorf("%w: %s", ErrUnverified, trimPrefix(re.Err))}
+	case errors.Is(err, trust.ErrTooManyRotations):
+		return &MirrorError{Path: trust.RootFileName(root.Version() + 1), Err: errorf(err, "%w: more than %d rotations after the pinned root version %d", ErrUnverified, limits.Rotations, pinned.Version())}
+	}
+	return &MirrorError{Path: trust.RootFileName(root.Version() + 1), Err: fmt.Errorf("source: %w", err)}
 }
 
 // channels reads and verifies the source's channels against the newest

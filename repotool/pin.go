@@ -169,10 +169,12 @@ func (p *pin) saveChannel(ctx context.Context, name string, seq int64) error {
 // pinnedRoot returns the repository's current root, reached from the
 // pinned root as a client reaches it: the repository must hold the pinned
 // version as N.root.json with the same signed content, each newer
-// N.root.json must verify as the successor of the one before (at most
-// limits.Rotations), and a root.json at or above the pinned version must
-// be one of the roots of that chain. Anything else is refused with ErrPin,
-// naming what differs. Expiry is not checked.
+// N.root.json must verify as the successor of the one before (trust.Walk;
+// a next root the repository refuses to serve ends the chain, as a missing
+// one does), and a root.json at or above the pinned version must be one of
+// the roots of that chain. Anything else is refused with ErrPin, naming
+// what differs. More than limits.Rotations newer roots is an error
+// wrapping trust.ErrTooManyRotations. Expiry is not checked.
 func pinnedRoot(ctx context.Context, s *repoStore, op string, p *pin) (*trust.Root, error) {
 	fail := func(format string, args ...any) (*trust.Root, error) {
 		return nil, errorf(ErrPin, "repotool: %s: "+format, append([]any{op}, args...)...)
@@ -185,8 +187,7 @@ func pinnedRoot(ctx context.Context, s *repoStore, op string, p *pin) (*trust.Ro
 		}
 		return fail("no pinned root in %s to check %s against: copy in a root.json you have verified (init writes it), or give --pin", p.dir, s.name)
 	}
-	r := p.root
-	name := trust.RootFileName(r.Version())
+	name := trust.RootFileName(p.root.Version())
 	data, err := readRepoFile(ctx, s.rd, name, limits.RootJSON)
 	if errors.Is(err, ErrNotFound) {
 		return fail("%s has no %s, the version of the pinned root (%s): the storage was rolled back, or is another repository", s.name, name, p.dir)
@@ -194,24 +195,21 @@ func pinnedRoot(ctx context.Context, s *repoStore, op string, p *pin) (*trust.Ro
 	if err != nil {
 		return nil, fmt.Errorf("repotool: %s: %s: %w", op, name, err)
 	}
-	if err := sameRoot(r, data); err != nil {
+	if err := sameRoot(p.root, data); err != nil {
 		return fail("%s in %s differs from the pinned root: %v", name, s.name, err)
 	}
-	chain := map[int64]*trust.Root{r.Version(): r}
-	for range limits.Rotations {
-		name := trust.RootFileName(r.Version() + 1)
-		next, err := readRepoFile(ctx, s.rd, name, limits.RootJSON)
-		if errors.Is(err, ErrNotFound) {
-			break
-		}
-		if err != nil {
-			return nil, fmt.Errorf("repotool: %s: %s: %w", op, name, err)
-		}
-		nr, err := r.Update(next)
-		if err != nil {
-			return fail("%s in %s does not follow from root version %d: %s", name, s.name, r.Version(), trimPrefix(err))
-		}
-		r, chain[nr.Version()] = nr, nr
+	chain := map[int64]*trust.Root{p.root.Version(): p.root}
+	r, err := trust.Walk(ctx, p.root, rootFetch(s.rd), func(nr *trust.Root, _ []byte) { chain[nr.Version()] = nr })
+	var re *trust.RotationError
+	switch {
+	case errors.As(err, &re):
+		return fail("%s in %s does not follow from root version %d: %s", trust.RootFileName(re.Version), s.name, r.Version(), trimPrefix(re.Err))
+	case errors.Is(err, trust.ErrTooManyRotations):
+		pinned := filepath.Join(p.dir, pinRootFile)
+		return nil, errorf(err, "repotool: %s: %s holds more than %d roots after the pinned root version %d, more than one walk verifies: check them with verify --root %s, and copy the newest root it verifies to %s",
+			op, s.name, limits.Rotations, p.root.Version(), pinned, pinned)
+	case err != nil:
+		return nil, fmt.Errorf("repotool: %s: %s: %w", op, trust.RootFileName(r.Version()+1), err)
 	}
 	data, err = readRepoFile(ctx, s.rd, rootFile, limits.RootJSON)
 	if errors.Is(err, ErrNotFound) {

@@ -14,6 +14,7 @@ import (
 	"github.com/safeupdate/safeupdate/blobrepo"
 	"github.com/safeupdate/safeupdate/internal/limits"
 	"github.com/safeupdate/safeupdate/internal/reader"
+	"github.com/safeupdate/safeupdate/trust"
 )
 
 // repotool reads repositories with package reader, the one reader that
@@ -34,6 +35,11 @@ var errStalled = reader.ErrStalled
 
 // params are the bounds of every read repotool makes.
 func params() *reader.Params { return &reader.Params{Stall: stallTimeout} }
+
+// rootFetch reads the roots of rd for trust.Walk and trust.WalkTo, by
+// the client's rule (reader.RootFetch): a missing root, or one the
+// repository refuses to serve, is trust.ErrNoRoot.
+func rootFetch(rd repoReader) trust.Fetch { return reader.RootFetch(params(), rd) }
 
 // newRepoReader returns a reader for a directory or an http(s):// URL.
 func newRepoReader(repo string, client *http.Client) (repoReader, error) {

@@ -90,7 +90,10 @@ type Result struct {
 //     signed by a threshold of its predecessor's root keys and of its own)
 //     ending in exactly the pinned bytes; from there N+1.root.json,
 //     N+2... are each verified as the successor of the one before until
-//     one is missing, at most limits.Rotations of them. The last root
+//     one is missing or refused (HTTP 403, a bucket's permission denied,
+//     which is how S3 answers for a missing key to a reader that may not
+//     list), at most limits.Rotations of them: the walk of trust.Walk, as
+//     clients do it. One more is a failure of its own. The last root
 //     reached (the final root) must be unexpired and root.json a copy of
 //     it. A failure of root.json, or an N.root.json in a directory that
 //     the walk did not reach, is a result of its own.

@@ -122,79 +122,15 @@ func verifyWithRoot(ctx context.Context, cfg VerifyConfig) ([]Result, error) {
 // returns a result per root and the last root reached. The error is only
 // for a server that cannot be asked at all.
 func verifyChain(ctx context.Context, rd repoReader, pinned *trust.Root, now time.Time) ([]Result, *trust.Root, error) {
-	var results []Result
-	// fetch reads root version v; missing reports a file that is absent.
-	fetch := func(v int64) (res Result, data []byte, missing bool, err error) {
-		res = Result{Kind: KindRoot, Path: trust.RootFileName(v), Version: v, Keys: []string{}}
-		data, err = readRepoFile(ctx, rd, res.Path, limits.RootJSON)
-		switch {
-		case unreachable(err) || ctx.Err() != nil:
-			return res, nil, false, err
-		case err != nil:
-			res.Error = trimPrefix(err)
-		}
-		return res, data, errors.Is(err, ErrNotFound), nil
+	results, err := verifyHistory(ctx, rd, pinned)
+	if err != nil {
+		return nil, nil, err
 	}
-
-	// The history up to the pinned root: each root vouches for the next,
-	// and the last is the pinned one. After a break, the roots before the
-	// pinned one have nothing left to be checked against.
-	var prev *trust.Root
-	for v := int64(1); v <= pinned.Version(); v++ {
-		if prev == nil && v > 1 && v < pinned.Version() {
-			v = pinned.Version() - 1
-			continue
-		}
-		res, data, _, err := fetch(v)
-		if err != nil {
-			return nil, nil, err
-		}
-		if res.Error == "" {
-			switch {
-			case v == pinned.Version() && !bytes.Equal(data, pinned.Bytes()):
-				err = errors.New("not the pinned root: the repository holds another root of this version")
-			case v == 1:
-				prev, err = trust.NewRoot(data)
-			case prev == nil: // the pinned root, after a break
-			default:
-				prev, err = prev.Update(data)
-			}
-			if err != nil {
-				res.Error, prev = trimPrefix(err), nil
-			}
-		} else {
-			prev = nil
-		}
-		res.OK = res.Error == ""
-		results = append(results, res)
+	later, final, err := verifyLater(ctx, rd, pinned)
+	if err != nil {
+		return nil, nil, err
 	}
-
-	// After it: what a client pinning it reaches.
-	final := pinned
-	for step := 0; ; step++ {
-		res, data, missing, err := fetch(final.Version() + 1)
-		if err != nil {
-			return nil, nil, err
-		}
-		if missing {
-			break
-		}
-		if step == limits.Rotations {
-			res.Error = fmt.Sprintf("more than %d rotations after the pinned root version %d: a client pinning it stops before this one", limits.Rotations, pinned.Version())
-		} else if res.Error == "" {
-			next, err := final.Update(data)
-			if err != nil {
-				res.Error = trimPrefix(err)
-			} else {
-				final = next
-			}
-		}
-		res.OK = res.Error == ""
-		results = append(results, res)
-		if !res.OK {
-			break
-		}
-	}
+	results = append(results, later...)
 
 	allOK := !slices.ContainsFunc(results, func(r Result) bool { return !r.OK })
 	last := slices.IndexFunc(results, func(r Result) bool { return r.Version == final.Version() && r.OK })
@@ -232,6 +168,95 @@ func verifyChain(ctx context.Context, rd repoReader, pinned *trust.Root, now tim
 		}
 	}
 	return results, final, nil
+}
+
+// verifyHistory checks the roots up to the pinned one: each vouches for
+// the next (trust.WalkTo), and the last is the pinned one. After a break,
+// the roots before the pinned one have nothing left to be checked
+// against, and only the pinned one is read. The error is only for a server
+// that cannot be asked at all.
+func verifyHistory(ctx context.Context, rd repoReader, pinned *trust.Root) ([]Result, error) {
+	fetch := func(ctx context.Context, v int64) ([]byte, error) {
+		data, err := rootFetch(rd)(ctx, v)
+		if err == nil && v == pinned.Version() && !bytes.Equal(data, pinned.Bytes()) {
+			return nil, errors.New("not the pinned root: the repository holds another root of this version")
+		}
+		return data, err
+	}
+	data, err := fetch(ctx, 1)
+	var root *trust.Root
+	if err == nil {
+		root, err = trust.NewRoot(data)
+	}
+	if isUnreachable(ctx, err) {
+		return nil, err
+	}
+	results := []Result{rootResult(1, err)}
+	if pinned.Version() == 1 {
+		return results, nil
+	}
+	if root != nil {
+		root, err = trust.WalkTo(ctx, root, pinned.Version(), fetch, func(r *trust.Root, _ []byte) {
+			results = append(results, rootResult(r.Version(), nil))
+		})
+		var re *trust.RotationError
+		switch {
+		case err == nil:
+			return results, nil
+		case errors.As(err, &re):
+			results = append(results, rootResult(re.Version, re.Err))
+		case isUnreachable(ctx, err):
+			return nil, err
+		default:
+			results = append(results, rootResult(root.Version()+1, err))
+		}
+		if root.Version()+1 == pinned.Version() {
+			return results, nil
+		}
+	}
+	_, err = fetch(ctx, pinned.Version())
+	if isUnreachable(ctx, err) {
+		return nil, err
+	}
+	return append(results, rootResult(pinned.Version(), err)), nil
+}
+
+// verifyLater walks from the pinned root as a client pinning it does
+// (trust.Walk), with a result per root read, and returns the final root.
+// The error is only for a server that cannot be asked at all.
+func verifyLater(ctx context.Context, rd repoReader, pinned *trust.Root) ([]Result, *trust.Root, error) {
+	var results []Result
+	final, err := trust.Walk(ctx, pinned, rootFetch(rd), func(r *trust.Root, _ []byte) {
+		results = append(results, rootResult(r.Version(), nil))
+	})
+	var re *trust.RotationError
+	switch {
+	case err == nil:
+	case errors.As(err, &re):
+		results = append(results, rootResult(re.Version, re.Err))
+	case errors.Is(err, trust.ErrTooManyRotations):
+		results = append(results, rootResult(final.Version()+1, fmt.Errorf("more than %d rotations after the pinned root version %d: a client pinning it stops before this one, until its next update", limits.Rotations, pinned.Version())))
+	case isUnreachable(ctx, err):
+		return nil, nil, err
+	default:
+		results = append(results, rootResult(final.Version()+1, err))
+	}
+	return results, final, nil
+}
+
+// rootResult is the result for root version v: OK when err is nil.
+func rootResult(v int64, err error) Result {
+	res := Result{Kind: KindRoot, Path: trust.RootFileName(v), Version: v, Keys: []string{}, OK: err == nil}
+	if err != nil {
+		res.Error = trimPrefix(err)
+	}
+	return res
+}
+
+// isUnreachable reports whether err is from a server that cannot be asked
+// at all, or ctx is done: Verify stops rather than failing file by file.
+func isUnreachable(ctx context.Context, err error) bool {
+	return err != nil && (unreachable(err) || ctx.Err() != nil)
 }
 
 // unreached reports the N.root.json files in dir newer than any the walk

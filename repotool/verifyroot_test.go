@@ -240,6 +240,29 @@ func TestRejectsTooManyRotations(t *testing.T) {
 		!strings.HasPrefix(got[n-1], fmt.Sprintf("FAIL %d.root.json: more than %d rotations", limits.Rotations+2, limits.Rotations)) {
 		t.Fatalf("got %q", got)
 	}
+
+	// Mirror and the publisher's commands, whose pin is root 1, walk the
+	// same chain and refuse it too, rather than stopping short.
+	one, _ := os.ReadFile(filepath.Join(repo, "1.root.json"))
+	_, err := Mirror(context.Background(), MirrorConfig{From: repo, To: t.TempDir(), Root: one})
+	var me *MirrorError
+	if !errors.As(err, &me) || me.Path != trust.RootFileName(limits.Rotations+2) || !errors.Is(err, ErrUnverified) || !errors.Is(err, trust.ErrTooManyRotations) {
+		t.Errorf("mirror: %v; want a MirrorError for %s wrapping ErrUnverified and trust.ErrTooManyRotations", err, trust.RootFileName(limits.Rotations+2))
+	}
+	// Even with root.json behind (a rotation interrupted before it), which
+	// a walk that stopped short would accept.
+	behind, _ := os.ReadFile(filepath.Join(repo, trust.RootFileName(limits.Rotations+1)))
+	os.WriteFile(filepath.Join(repo, "root.json"), behind, 0o644)
+	if v, err := pinnedRootOf(t, repo, one); !errors.Is(err, trust.ErrTooManyRotations) {
+		t.Errorf("pinned root: version %d, %v; want trust.ErrTooManyRotations", v, err)
+	}
+	_, err = Rotate(context.Background(), RotateConfig{Repo: repo, Pin: pinFor(repo), Expires: inAYear.Add(time.Hour), Keys: []crypto.Signer{c.root}})
+	if !errors.Is(err, trust.ErrTooManyRotations) || !strings.Contains(err.Error(), "more than one walk verifies") {
+		t.Errorf("rotate: %v; want trust.ErrTooManyRotations", err)
+	}
+	if exists(filepath.Join(repo, trust.RootFileName(limits.Rotations+3))) {
+		t.Error("rotate wrote a root")
+	}
 }
 
 func TestVerifyRootOverHTTP(t *testing.T) {

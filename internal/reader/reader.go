@@ -25,6 +25,7 @@ import (
 	"time"
 
 	"github.com/safeupdate/safeupdate/internal/limits"
+	"github.com/safeupdate/safeupdate/trust"
 )
 
 var (
@@ -147,10 +148,11 @@ func (s *stream) Close() error {
 	return err
 }
 
-// openError is err from opening path: ErrNotFound as it is, anything else
-// a *FetchError.
+// openError is err from opening path: ErrNotFound and ErrForbidden (what
+// the repository says of this file) as they are, anything else (it could
+// not be asked) a *FetchError.
 func openError(path string, err error) error {
-	if errors.Is(err, ErrNotFound) {
+	if errors.Is(err, ErrNotFound) || errors.Is(err, ErrForbidden) {
 		return err
 	}
 	var fe *FetchError
@@ -159,3 +161,27 @@ func openError(path string, err error) error {
 	}
 	return &FetchError{Path: path, Err: err}
 }
+
+// RootFetch reads the roots of src for trust.Walk and trust.WalkTo:
+// N.root.json, at most limits.RootJSON bytes (Metadata). A missing root,
+// and one the repository refuses to serve (ErrForbidden: S3 answers 403
+// for a missing key to a reader without list permission), is
+// trust.ErrNoRoot: the end of the chain for Walk, a gap for WalkTo. A
+// repository that refuses a root could as well say it is missing, so this
+// trusts nothing a 404 would not. Every other refusal stays an error. The
+// error keeps the reader's message.
+func RootFetch(p *Params, src Source) trust.Fetch {
+	return func(ctx context.Context, v int64) ([]byte, error) {
+		data, err := Metadata(ctx, p, src, trust.RootFileName(v), limits.RootJSON)
+		if errors.Is(err, ErrNotFound) || errors.Is(err, ErrForbidden) {
+			return nil, noRoot{err}
+		}
+		return data, err
+	}
+}
+
+// noRoot is an error that is also trust.ErrNoRoot.
+type noRoot struct{ err error }
+
+func (e noRoot) Error() string   { return e.err.Error() }
+func (e noRoot) Unwrap() []error { return []error{e.err, trust.ErrNoRoot} }
