@@ -2,6 +2,7 @@ package release
 
 import (
 	"bytes"
+	"crypto"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
@@ -109,14 +110,13 @@ func (r *Release) Sign(s signature.Signer) (added bool, err error) {
 	if err != nil {
 		return false, err
 	}
+	if r.signedBy(id, pub, msg) {
+		return false, nil
+	}
 	kept := r.Signatures[:0:0]
 	for _, old := range r.Signatures {
 		if old.KeyID != id {
 			kept = append(kept, old)
-			continue
-		}
-		if sig, err := hex.DecodeString(old.Sig); err == nil && keys.Verify(pub, msg, sig) == nil {
-			return false, nil
 		}
 	}
 	sig, err := keys.Sign(s, msg)
@@ -130,6 +130,34 @@ func (r *Release) Sign(s signature.Signer) (added bool, err error) {
 	return true, nil
 }
 
+// SignedBy reports whether r holds a valid signature by pub over its
+// signing bytes: whether Sign with that key would leave r unchanged.
+func (r *Release) SignedBy(pub crypto.PublicKey) (bool, error) {
+	id, err := keys.ID(pub)
+	if err != nil {
+		return false, fmt.Errorf("release: %w", err)
+	}
+	msg, err := r.SigningBytes()
+	if err != nil {
+		return false, err
+	}
+	return r.signedBy(id, pub, msg), nil
+}
+
+// signedBy reports whether r holds a signature by key id that verifies
+// over msg with pub.
+func (r *Release) signedBy(id string, pub crypto.PublicKey, msg []byte) bool {
+	for _, s := range r.Signatures {
+		if s.KeyID != id {
+			continue
+		}
+		if sig, err := hex.DecodeString(s.Sig); err == nil && keys.Verify(pub, msg, sig) == nil {
+			return true
+		}
+	}
+	return false
+}
+
 // Verify checks r's signatures over its signing bytes against v. On success
 // it returns the ids of the trusted keys that signed, and r's fields may be
 // trusted as far as v's keys are; call Expect next. It returns an error
@@ -139,21 +167,46 @@ func (r *Release) Verify(v trust.Verifier) ([]string, error) {
 	if len(r.Signatures) == 0 {
 		return nil, ErrUnsigned
 	}
-	msg, err := r.SigningBytes()
+	msg, sigs, err := r.signed()
 	if err != nil {
 		return nil, err
-	}
-	sigs := make([]trust.Signature, 0, len(r.Signatures))
-	for _, s := range r.Signatures {
-		b, err := hex.DecodeString(s.Sig)
-		if err != nil {
-			return nil, fmt.Errorf("%w: signature by %s is not hex", ErrMalformed, s.KeyID)
-		}
-		sigs = append(sigs, trust.Signature{KeyID: s.KeyID, Sig: b})
 	}
 	ids, err := v.Verify(msg, sigs)
 	if err != nil {
 		return nil, fmt.Errorf("release: %w", err)
 	}
 	return ids, nil
+}
+
+// CheckSignatures sorts r's signatures against the keys k (see
+// trust.Checked): valid, not verifying over r's signing bytes, or by a key
+// k does not hold. It tells a signer what r already carries before they
+// add to it; use Verify to decide whether r is accepted.
+func (r *Release) CheckSignatures(k *trust.Keys) (*trust.Checked, error) {
+	msg, sigs, err := r.signed()
+	if err != nil {
+		return nil, err
+	}
+	c, err := k.Check(msg, sigs)
+	if err != nil {
+		return nil, fmt.Errorf("release: %w", err)
+	}
+	return c, nil
+}
+
+// signed returns r's signing bytes and its signatures, decoded.
+func (r *Release) signed() ([]byte, []trust.Signature, error) {
+	msg, err := r.SigningBytes()
+	if err != nil {
+		return nil, nil, err
+	}
+	sigs := make([]trust.Signature, 0, len(r.Signatures))
+	for _, s := range r.Signatures {
+		b, err := hex.DecodeString(s.Sig)
+		if err != nil {
+			return nil, nil, fmt.Errorf("%w: signature by %s is not hex", ErrMalformed, s.KeyID)
+		}
+		sigs = append(sigs, trust.Signature{KeyID: s.KeyID, Sig: b})
+	}
+	return msg, sigs, nil
 }

@@ -133,37 +133,83 @@ func VerifyThreshold(msg []byte, sigs []Signature, trusted map[string]crypto.Pub
 	if threshold < 1 {
 		return nil, fmt.Errorf("trust: threshold %d is less than 1", threshold)
 	}
-	if len(sigs) > limits.Signatures {
-		return nil, fmt.Errorf("trust: %d signatures, more than the limit of %d", len(sigs), limits.Signatures)
+	c, err := check(msg, sigs, trusted)
+	if err != nil {
+		return nil, err
 	}
-	counted := make(map[[32]byte]bool)
-	var good []string
-	var failures []string
-	for _, s := range sigs {
-		pub, ok := trusted[s.KeyID]
-		if !ok {
-			continue
-		}
-		fp, err := keys.Fingerprint(pub)
-		if err != nil || counted[fp] {
-			continue
-		}
-		if err := keys.Verify(pub, msg, s.Sig); err != nil {
-			failures = append(failures, shortID(s.KeyID))
-			continue
-		}
-		counted[fp] = true
-		good = append(good, s.KeyID)
-	}
-	if len(good) < threshold {
-		msg := fmt.Sprintf("%d of %d required trusted signatures verified", len(good), threshold)
-		if len(failures) > 0 {
-			msg += "; bad signature from key " + strings.Join(failures, ", ")
+	if len(c.Valid) < threshold {
+		msg := fmt.Sprintf("%d of %d required trusted signatures verified", len(c.Valid), threshold)
+		if len(c.Invalid) > 0 {
+			short := make([]string, len(c.Invalid))
+			for i, id := range c.Invalid {
+				short[i] = shortID(id)
+			}
+			msg += "; bad signature from key " + strings.Join(short, ", ")
 		}
 		return nil, fmt.Errorf("%w: %s", ErrThreshold, msg)
 	}
-	sort.Strings(good)
-	return good, nil
+	return c.Valid, nil
+}
+
+// Checked sorts the signatures over one document by what they are worth
+// against one set of trusted keys, as VerifyThreshold counts them. Every
+// list is sorted and holds each key id once.
+type Checked struct {
+	// Valid are the trusted keys whose signature verifies, counted once
+	// per distinct public key: what VerifyThreshold compares with the
+	// threshold.
+	Valid []string
+	// Invalid are the trusted keys with a signature that does not verify
+	// over these bytes: the document was changed after they signed, or the
+	// entry is forged. A key may be in both lists when it signed twice.
+	Invalid []string
+	// Unknown are the ids of signatures by keys that are not trusted. They
+	// are ignored, never counted, whatever their bytes.
+	Unknown []string
+}
+
+// Check sorts sigs over msg into the lists of Checked against k. It is for
+// showing a signer what a document already carries; whether a document is
+// accepted is Verify's decision. It fails only for more than
+// limits.Signatures signatures.
+func (k *Keys) Check(msg []byte, sigs []Signature) (*Checked, error) {
+	return check(msg, sigs, k.byID)
+}
+
+// check is the one loop over signatures behind VerifyThreshold and Check.
+func check(msg []byte, sigs []Signature, trusted map[string]crypto.PublicKey) (*Checked, error) {
+	if len(sigs) > limits.Signatures {
+		return nil, fmt.Errorf("trust: %d signatures, more than the limit of %d", len(sigs), limits.Signatures)
+	}
+	c := &Checked{}
+	counted := make(map[[32]byte]bool)
+	seen := make(map[string]bool) // key ids already in Invalid or Unknown
+	note := func(list *[]string, id string) {
+		if !seen[id] {
+			seen[id] = true
+			*list = append(*list, id)
+		}
+	}
+	for _, s := range sigs {
+		pub, ok := trusted[s.KeyID]
+		if !ok {
+			note(&c.Unknown, s.KeyID)
+			continue
+		}
+		fp, err := keys.Fingerprint(pub)
+		if err != nil || keys.Verify(pub, msg, s.Sig) != nil {
+			note(&c.Invalid, s.KeyID)
+			continue
+		}
+		if !counted[fp] {
+			counted[fp] = true
+			c.Valid = append(c.Valid, s.KeyID)
+		}
+	}
+	sort.Strings(c.Valid)
+	sort.Strings(c.Invalid)
+	sort.Strings(c.Unknown)
+	return c, nil
 }
 
 // shortID shortens a key id for messages.

@@ -217,6 +217,27 @@ func TestRejectsBadSignatureByTrustedKey(t *testing.T) {
 	}
 }
 
+// Check sorts every signature, as VerifyThreshold counts them: a bad
+// entry is reported even next to a good one by the same key.
+func TestCheckSortsSignatures(t *testing.T) {
+	s := threeKeys(t)
+	stranger := newSigner(t, keys.Ed25519)
+	k := pinned(t, 3, s...)
+	bad := s[1].sign(t, []byte("other message"))
+	c, err := k.Check(msg, []trust.Signature{s[0].sign(t, msg), stranger.sign(t, msg), bad, s[0].sign(t, msg), s[1].sign(t, msg), stranger.sign(t, msg)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	valid := []string{s[0].id, s[1].id}
+	slices.Sort(valid)
+	if !slices.Equal(c.Valid, valid) || !slices.Equal(c.Invalid, []string{s[1].id}) || !slices.Equal(c.Unknown, []string{stranger.id}) {
+		t.Fatalf("Check = %+v", c)
+	}
+	if ids, err := k.Verify(msg, []trust.Signature{s[0].sign(t, msg), bad, s[1].sign(t, msg)}); !errors.Is(err, trust.ErrThreshold) || ids != nil {
+		t.Fatalf("Verify = %v, %v; want ErrThreshold (2 of 3)", ids, err)
+	}
+}
+
 func TestNewKeysRefusals(t *testing.T) {
 	a := newSigner(t, keys.Ed25519)
 	b := newSigner(t, keys.ECDSAP256)
