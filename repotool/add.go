@@ -81,6 +81,12 @@ type AddResult struct {
 // writes leaves the new payload beside the old release.json, which then
 // fails verification rather than verifying the wrong bytes.
 //
+// Add signs only what it built here from cfg.Binary: nothing it signs comes
+// from the storage, so it needs no pin. All it reads there is whether the
+// release exists and, with Force, the payload name of the release it
+// replaces (so as to remove that file), neither of which is signed. It
+// does not check that cfg.Keys are release keys of the repository's root.
+//
 // Add does not check that the binary is safe to run, only that it is what
 // its header claims to be.
 func Add(ctx context.Context, cfg AddConfig) (*AddResult, error) {

@@ -46,7 +46,10 @@
 // platform than the one asked (wrong software installation), a version or
 // file name that could act as a path (traversal), and an existing release
 // unless forced. Sign refuses to sign a release whose payload no longer
-// matches its hashes, so a tampered payload is never endorsed.
+// matches its hashes, so a tampered payload is never endorsed, and one it
+// cannot tie to the signer's local trust (ErrUnanchored): a valid
+// signature by a release key of the root reached from the pin, or the
+// signer's own copy of the binary. Add signs only what it built locally.
 //
 // Mirror treats its source as hostile: every release is verified against
 // pinned keys or a pinned root before it is written, its payload streamed

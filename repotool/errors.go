@@ -21,6 +21,13 @@ var (
 	// ErrPayloadMismatch is returned by Sign when the payload on disk does
 	// not match the hashes and sizes in release.json.
 	ErrPayloadMismatch = errors.New("repotool: payload does not match release.json")
+	// ErrUnanchored is returned by Sign when nothing the publisher holds
+	// locally ties the release in storage to them: no pin and no binary
+	// given, a release that carries no valid signature by a release key of
+	// the pinned root, or a local binary other than the release's.
+	// Whoever can write to the storage could otherwise have the signer's
+	// key endorse their own binary.
+	ErrUnanchored = errors.New("repotool: the release is not anchored in local trust")
 	// ErrNotFound is returned when a release or file is not in the
 	// repository. It is the reader's, which clients use too.
 	ErrNotFound = reader.ErrNotFound

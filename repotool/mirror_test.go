@@ -264,7 +264,7 @@ func TestMirrorUpdates(t *testing.T) {
 		t.Fatal(err)
 	}
 	// One more signature in the source: replaced without --force.
-	if _, err := Sign(ctx, SignConfig{Repo: src, Version: "1.0.0", OS: "linux", Arch: "amd64", Keys: []crypto.Signer{newSigner(t, keys.Ed25519)}}); err != nil {
+	if _, err := Sign(ctx, SignConfig{Repo: src, Version: "1.0.0", OS: "linux", Arch: "amd64", Keys: []crypto.Signer{newSigner(t, keys.Ed25519)}, Binary: binaryOf(src)}); err != nil {
 		t.Fatal(err)
 	}
 	res, err := Mirror(ctx, MirrorConfig{From: src, To: dst, Root: one})
@@ -273,7 +273,7 @@ func TestMirrorUpdates(t *testing.T) {
 	}
 	// A signature only the destination has: not taken away without
 	// --force, since a client may need it for its threshold.
-	if _, err := Sign(ctx, SignConfig{Repo: dst, Version: "1.0.0", OS: "linux", Arch: "amd64", Keys: []crypto.Signer{newSigner(t, keys.Ed25519)}}); err != nil {
+	if _, err := Sign(ctx, SignConfig{Repo: dst, Version: "1.0.0", OS: "linux", Arch: "amd64", Keys: []crypto.Signer{newSigner(t, keys.Ed25519)}, Binary: binaryOf(src)}); err != nil {
 		t.Fatal(err)
 	}
 	before := files(t, dst)["1.0.0/linux/amd64/release.json"]

@@ -2,6 +2,8 @@ package repotool
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"io"
 
 	"github.com/safeupdate/safeupdate/internal/reader"
@@ -20,4 +22,13 @@ func checkPayload(ctx context.Context, rd repoReader, r *release.Release) error 
 		return err // names the payload
 	}
 	return nil
+}
+
+// hashUpTo returns the hex sha256 of what src yields and how many bytes it
+// yielded, reading at most limit+1 bytes: n > limit means src holds more
+// than limit, and the sum is then of a prefix.
+func hashUpTo(src io.Reader, limit int64) (sum string, n int64, err error) {
+	h := sha256.New()
+	n, err = io.Copy(h, io.LimitReader(src, limit+1))
+	return hex.EncodeToString(h.Sum(nil)), n, err
 }

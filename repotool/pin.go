@@ -35,8 +35,9 @@ import (
 // lists the publisher's root key beside the attacker's would be endorsed
 // by the next routine rotation, and a channel rolled back in storage would
 // be numbered below what clients have seen (they refuse it: a silent
-// freeze). So Rotate, SignRoot and Promote start from trust the publisher
-// holds locally, a pin directory:
+// freeze); a release swapped in storage would get the next signer's key on
+// the attacker's binary. So Rotate, SignRoot, Promote and Sign start from
+// trust the publisher holds locally, a pin directory:
 //
 //	PIN/root.json       the newest root this publisher has verified, byte
 //	                    for byte as in the repository; the same file a
@@ -45,9 +46,9 @@ import (
 //	                    channel written or verified from here
 //
 // Init writes it; Rotate and SignRoot replace root.json once a new root is
-// complete; Promote records each channel it writes. Every read of the
-// repository's roots walks from PIN/root.json, exactly as a client does,
-// and refuses a repository that disagrees with it.
+// complete; Promote records each channel it writes; Sign only reads it.
+// Every read of the repository's roots walks from PIN/root.json, exactly
+// as a client does, and refuses a repository that disagrees with it.
 
 // ErrPin is returned when the repository disagrees with the publisher's
 // pinned trust, or when there is no usable pin.

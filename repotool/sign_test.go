@@ -14,9 +14,13 @@ import (
 	"github.com/safeupdate/safeupdate/trust"
 )
 
+// signCfg signs the release of releaseRepo, anchored by its binary.
 func signCfg(repo string, ks ...crypto.Signer) SignConfig {
-	return SignConfig{Repo: repo, Version: "1.0.0", OS: "linux", Arch: "amd64", Keys: ks}
+	return SignConfig{Repo: repo, Version: "1.0.0", OS: "linux", Arch: "amd64", Keys: ks, Binary: binaryOf(repo)}
 }
+
+// binaryOf is the binary releaseRepo made the release of repo from.
+func binaryOf(repo string) string { return filepath.Join(filepath.Dir(repo), "app") }
 
 func readRelease(t *testing.T, repo string) (*release.Release, []byte) {
 	t.Helper()

@@ -99,7 +99,7 @@ func TestStoreAddSignVerify(t *testing.T) {
 		if !errors.Is(err, ErrExists) || !strings.Contains(err.Error(), "release 1.2.0/linux/amd64 already exists") {
 			t.Fatalf("second add: %v, want ErrExists", err)
 		}
-		res, err := Sign(ctx, SignConfig{Repo: repo, Version: "1.2.0", OS: "linux", Arch: "amd64", Keys: []crypto.Signer{bob}})
+		res, err := Sign(ctx, SignConfig{Repo: repo, Version: "1.2.0", OS: "linux", Arch: "amd64", Keys: []crypto.Signer{bob}, Binary: bin})
 		if err != nil || len(res.Added) != 1 {
 			t.Fatalf("sign: %+v, %v", res, err)
 		}
@@ -230,7 +230,7 @@ func TestSurvivesConcurrentSign(t *testing.T) {
 		var wg sync.WaitGroup
 		for i, k := range signers {
 			wg.Go(func() {
-				_, errs[i] = Sign(ctx, SignConfig{Repo: repo, Version: "1.0.0", OS: "linux", Arch: "amd64", Keys: []crypto.Signer{k}})
+				_, errs[i] = Sign(ctx, SignConfig{Repo: repo, Version: "1.0.0", OS: "linux", Arch: "amd64", Keys: []crypto.Signer{k}, Binary: bin})
 			})
 		}
 		wg.Wait()
@@ -255,7 +255,7 @@ func TestSurvivesConcurrentSign(t *testing.T) {
 		// The others can sign again, and then every signature is there.
 		for i, err := range errs {
 			if err != nil {
-				if _, err := Sign(ctx, SignConfig{Repo: repo, Version: "1.0.0", OS: "linux", Arch: "amd64", Keys: []crypto.Signer{signers[i]}}); err != nil {
+				if _, err := Sign(ctx, SignConfig{Repo: repo, Version: "1.0.0", OS: "linux", Arch: "amd64", Keys: []crypto.Signer{signers[i]}, Binary: bin}); err != nil {
 					t.Fatalf("signer %d again: %v", i, err)
 				}
 			}
@@ -279,7 +279,7 @@ func TestSignRefusesStaleToken(t *testing.T) {
 		}
 		first, second := newSigner(t, keys.Ed25519), newSigner(t, keys.Ed25519)
 		cfg := func(k crypto.Signer) SignConfig {
-			return SignConfig{Repo: repo, Version: "1.0.0", OS: "linux", Arch: "amd64", Keys: []crypto.Signer{k}}
+			return SignConfig{Repo: repo, Version: "1.0.0", OS: "linux", Arch: "amd64", Keys: []crypto.Signer{k}, Binary: bin}
 		}
 		slow := cfg(first)
 		slow.beforeWrite = func() {
@@ -338,7 +338,9 @@ func TestRejectsConcurrentPromote(t *testing.T) {
 }
 
 func TestStoreRefusesHTTPWrites(t *testing.T) {
-	_, err := Sign(context.Background(), SignConfig{Repo: "http://127.0.0.1:1/repo", Version: "1.0.0", OS: "linux", Arch: "amd64", Keys: []crypto.Signer{newSigner(t, keys.Ed25519)}})
+	bin := filepath.Join(t.TempDir(), "app")
+	writeELF(t, bin, elf.EM_X86_64, 2000)
+	_, err := Sign(context.Background(), SignConfig{Repo: "http://127.0.0.1:1/repo", Version: "1.0.0", OS: "linux", Arch: "amd64", Keys: []crypto.Signer{newSigner(t, keys.Ed25519)}, Binary: bin})
 	if err == nil || !strings.Contains(err.Error(), "read-only") {
 		t.Fatalf("sign over HTTP: %v", err)
 	}

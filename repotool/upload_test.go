@@ -120,7 +120,7 @@ func TestZstdPayloadVerifies(t *testing.T) {
 	if res.Release.Binary != "app.zst" {
 		t.Fatalf("payload %s, want app.zst", res.Release.Binary)
 	}
-	if _, err := Sign(t.Context(), SignConfig{Repo: repo, Version: "1.0.0", OS: "linux", Arch: "amd64", Keys: []crypto.Signer{newSigner(t, keys.Ed25519)}}); err != nil {
+	if _, err := Sign(t.Context(), SignConfig{Repo: repo, Version: "1.0.0", OS: "linux", Arch: "amd64", Keys: []crypto.Signer{newSigner(t, keys.Ed25519)}, Binary: bin}); err != nil {
 		t.Fatal(err)
 	}
 	results, err := Verify(t.Context(), VerifyConfig{Repo: repo, Keys: pubs(k)})
