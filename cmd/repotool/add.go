@@ -94,7 +94,7 @@ func runAdd(c *cli, args []string) error {
 		fmt.Fprintf(c.stdout, "signed by %s\n", s.KeyID)
 	}
 	if len(r.Signatures) == 0 {
-		fmt.Fprintf(c.stderr, "warning: release %s is unsigned; clients that verify signatures refuse it (sign it with 'repotool sign')\n", path)
+		fmt.Fprintf(c.stderr, "warning: release %s is unsigned; clients that verify signatures refuse it (sign it with 'repotool sign --repo %s --version %s --os %s --arch %s --binary %s --key KEY')\n", path, cfg.Repo, r.Version, r.OS, r.Arch, cfg.Binary)
 	}
 	return nil
 }

@@ -18,6 +18,8 @@ func hintFor(cmd string, err error) string {
 	switch {
 	case errors.As(err, &he):
 		return he.hint
+	case errors.Is(err, repotool.ErrUnanchored):
+		return "nothing was signed: sign only a release you can tie to what you hold: --pin DIR, a pin whose root you verified, once a release key has signed it; or --binary FILE, the binary you built or received out of band"
 	case errors.Is(err, repotool.ErrPin):
 		return "nothing was signed or written: find out who changed the storage before trusting it; the pin (--pin) is your own record of the trust root and channel versions"
 	case errors.Is(err, keys.ErrWrongPassphrase):
@@ -55,6 +57,8 @@ func hintFor(cmd string, err error) string {
 		return "change the keys of an existing root with 'repotool rotate'"
 	case errors.Is(err, repotool.ErrDraftPending):
 		return "add signatures with 'repotool sign-root', or delete the draft to start over"
+	case errors.Is(err, repotool.ErrNoRoot) && cmd == "sign":
+		return "a repository without a trust root has nothing to pin: give only --binary FILE"
 	case errors.Is(err, repotool.ErrNoRoot):
 		return "create the trust root first with 'repotool init'"
 	case errors.Is(err, repotool.ErrNotInRole) && cmd == "promote":
