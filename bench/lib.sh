@@ -1,4 +1,5 @@
-# Helpers shared by bench/run.sh and bench/serve.sh; source it, do not run it.
+# Helpers shared by bench/run.sh, bench/serve.sh and bench/depsize.sh; source
+# it, do not run it.
 # shellcheck shell=bash
 
 say() { printf '%s\n' "$*" >&2; }
@@ -20,6 +21,11 @@ need_tools() {
 	apt-get update -qq
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${pkgs[@]}" >/dev/null
 }
+
+# small_build ARGS... runs go build as the embedding measurements build
+# (bench/run.sh embed, bench/depsize.sh): without paths, symbols or DWARF, the
+# way a program is shipped.
+small_build() { go build -trimpath -ldflags='-s -w' "$@"; }
 
 # quiet CMD... runs CMD with its output kept aside, shown only if it fails.
 quiet() {

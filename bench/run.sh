@@ -128,9 +128,9 @@ bench_apply() {
 
 bench_embed() {
 	say "embedding cost: building bench/embed/*"
-	local flags=(-trimpath -ldflags=-s\ -w) with plain diff
-	go build "${flags[@]}" -o "$WORK/withapply" ./bench/embed/withapply
-	go build "${flags[@]}" -o "$WORK/plainhttp" ./bench/embed/plainhttp
+	local with plain diff
+	small_build -o "$WORK/withapply" ./bench/embed/withapply
+	small_build -o "$WORK/plainhttp" ./bench/embed/plainhttp
 	with=$(stat -c %s "$WORK/withapply") plain=$(stat -c %s "$WORK/plainhttp")
 	diff=$((with - plain))
 	echo
