@@ -4,7 +4,7 @@
 #
 #   bench/run.sh                      # everything, with the defaults below
 #   SIZES="100" RUNS=5 bench/run.sh   # one payload size, five runs each
-#   PARTS="embed serve" bench/run.sh  # only some parts
+#   PARTS="embed deps" bench/run.sh   # only some parts
 #   BASELINE=HEAD~1 bench/run.sh      # serve: also the repotool of that commit
 #
 # Parts:
@@ -17,6 +17,7 @@
 #          zstd variant when "repotool add --compress zstd" exists.
 #   embed  Size of a program that embeds apply against one that only
 #          downloads with net/http (both -trimpath -ldflags="-s -w").
+#   deps   bench/depsize.sh: what each dependency of apply adds to that.
 #   serve  bench/serve.sh: "repotool serve" against nginx under wrk.
 #
 # Timings are of warm page caches (the payloads were just written) and of a
@@ -27,7 +28,7 @@ cd "$(dirname "$0")/.."
 
 SIZES=${SIZES:-100 512}
 RUNS=${RUNS:-3}
-PARTS=${PARTS:-apply embed serve}
+PARTS=${PARTS:-apply embed deps serve}
 export RUNS
 
 need_tools /usr/bin/time:time curl:curl bzip2:bzip2 lbzip2:lbzip2
@@ -176,8 +177,9 @@ for part in $PARTS; do
 	case $part in
 	apply) bench_apply ;;
 	embed) bench_embed ;;
+	deps) bash bench/depsize.sh ;;
 	serve) WORK=$WORK bash bench/serve.sh ;;
-	*) die "unknown part $part (want apply, embed or serve)" ;;
+	*) die "unknown part $part (want apply, embed, deps or serve)" ;;
 	esac
 done
 echo
