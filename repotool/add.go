@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 
 	"github.com/safeupdate/safeupdate/internal/limits"
+	"github.com/safeupdate/safeupdate/internal/localfile"
 	"github.com/safeupdate/safeupdate/internal/platform"
 	"github.com/safeupdate/safeupdate/keys"
 	"github.com/safeupdate/safeupdate/release"
@@ -111,18 +112,11 @@ func Add(ctx context.Context, cfg AddConfig) (*AddResult, error) {
 		}
 	}
 
-	bin, err := os.Open(cfg.Binary)
+	bin, fi, err := localfile.Open(cfg.Binary)
 	if err != nil {
 		return nil, fmt.Errorf("repotool: add: %w", err)
 	}
 	defer bin.Close()
-	fi, err := bin.Stat()
-	if err != nil {
-		return nil, fmt.Errorf("repotool: add: %w", err)
-	}
-	if !fi.Mode().IsRegular() {
-		return nil, fmt.Errorf("repotool: add: %s is not a regular file", cfg.Binary)
-	}
 	if fi.Size() == 0 || fi.Size() > limits.BinarySize {
 		return nil, fmt.Errorf("repotool: add: %s is %d bytes; a binary must be 1 byte to %d bytes", cfg.Binary, fi.Size(), int64(limits.BinarySize))
 	}

@@ -4,12 +4,12 @@ import (
 	"crypto"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
 
 	"github.com/safeupdate/safeupdate/internal/limits"
+	"github.com/safeupdate/safeupdate/internal/localfile"
 	"github.com/safeupdate/safeupdate/keys"
 )
 
@@ -162,24 +162,13 @@ func LoadPublicKey(path string) (crypto.PublicKey, error) {
 	return pub, nil
 }
 
-// readFileLimit reads a whole file, failing if it holds more than limit
-// bytes.
+// readFileLimit reads a whole regular file (localfile.Read), failing if it
+// holds more than limit bytes; the error does not repeat the path.
 func readFileLimit(path string, limit int64) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		var pe *fs.PathError
-		if errors.As(err, &pe) {
-			return nil, pe.Err
-		}
-		return nil, err
+	data, err := localfile.Read(path, limit)
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return nil, pe.Err
 	}
-	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, limit+1))
-	if err != nil {
-		return nil, err
-	}
-	if int64(len(data)) > limit {
-		return nil, fmt.Errorf("larger than %d bytes", limit)
-	}
-	return data, nil
+	return data, err
 }

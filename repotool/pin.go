@@ -9,7 +9,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"maps"
 	"net/url"
 	"os"
@@ -23,6 +22,7 @@ import (
 	"github.com/safeupdate/safeupdate/blobrepo"
 	"github.com/safeupdate/safeupdate/channel"
 	"github.com/safeupdate/safeupdate/internal/limits"
+	"github.com/safeupdate/safeupdate/internal/localfile"
 	"github.com/safeupdate/safeupdate/keys"
 	"github.com/safeupdate/safeupdate/trust"
 )
@@ -102,22 +102,8 @@ func loadPin(op, dir string) (*pin, error) {
 	return p, nil
 }
 
-// readLocal reads a local file of at most limit bytes.
-func readLocal(path string, limit int64) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, limit+1))
-	if err != nil {
-		return nil, err
-	}
-	if int64(len(data)) > limit {
-		return nil, fmt.Errorf("%s is larger than %d bytes", path, limit)
-	}
-	return data, nil
-}
+// readLocal reads a local regular file of at most limit bytes.
+func readLocal(path string, limit int64) ([]byte, error) { return localfile.Read(path, limit) }
 
 // write replaces one file of the pin atomically, through the same
 // directory store that writes repositories.

@@ -4,11 +4,11 @@ import (
 	"context"
 	"crypto"
 	"fmt"
-	"os"
 	"slices"
 	"strings"
 
 	"github.com/safeupdate/safeupdate/internal/limits"
+	"github.com/safeupdate/safeupdate/internal/localfile"
 	"github.com/safeupdate/safeupdate/release"
 	"github.com/safeupdate/safeupdate/trust"
 )
@@ -82,18 +82,11 @@ type localBinary struct {
 // readLocalBinary hashes the regular file at path, of at most
 // limits.BinarySize bytes.
 func readLocalBinary(ctx context.Context, path string) (*localBinary, error) {
-	f, err := os.Open(path)
+	f, _, err := localfile.Open(path)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return nil, err
-	}
-	if !fi.Mode().IsRegular() {
-		return nil, fmt.Errorf("%s is not a regular file", path)
-	}
 	sum, n, err := hashUpTo(&ctxReader{ctx: ctx, r: f}, limits.BinarySize)
 	switch {
 	case err != nil:

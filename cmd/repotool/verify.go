@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"os/signal"
@@ -17,6 +16,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/safeupdate/safeupdate/internal/limits"
+	"github.com/safeupdate/safeupdate/internal/localfile"
 	"github.com/safeupdate/safeupdate/repotool"
 )
 
@@ -164,21 +164,13 @@ func label(r repotool.Result) string {
 
 // readRoot reads a pinned root file, bounded.
 func readRoot(path string) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		var pe *fs.PathError
-		if errors.As(err, &pe) {
-			err = pe.Err
-		}
-		return nil, fmt.Errorf("--root %s: %w", path, err)
+	data, err := localfile.Read(path, limits.RootJSON)
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		err = pe.Err
 	}
-	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, limits.RootJSON+1))
 	if err != nil {
 		return nil, fmt.Errorf("--root %s: %w", path, err)
-	}
-	if len(data) > limits.RootJSON {
-		return nil, fmt.Errorf("--root %s is larger than %d bytes", path, limits.RootJSON)
 	}
 	return data, nil
 }
