@@ -12,8 +12,8 @@ import (
 	"runtime"
 	"time"
 
+	"github.com/safeupdate/safeupdate/internal/fileurl"
 	"github.com/safeupdate/safeupdate/internal/limits"
-	"github.com/safeupdate/safeupdate/internal/reader"
 	"github.com/safeupdate/safeupdate/keys"
 	"github.com/safeupdate/safeupdate/release"
 	"github.com/safeupdate/safeupdate/trust"
@@ -359,7 +359,7 @@ func (c *config) openSource() (Source, bool, error) {
 		return nil, false, fmt.Errorf("apply: repository URL: %w", err)
 	}
 	if u.Scheme == "file" {
-		dir, err := reader.FileURLPath(u)
+		dir, err := fileurl.Dir(u)
 		if err != nil {
 			return nil, false, prefixed(err)
 		}

@@ -14,6 +14,8 @@ import (
 	"runtime"
 	"strings"
 	"syscall"
+
+	"github.com/safeupdate/safeupdate/internal/fileurl"
 )
 
 // dirStore is the file:// backend. Keys map to files under the directory;
@@ -33,19 +35,12 @@ type dirStore struct {
 const tempPrefix, tempSuffix = ".blobrepo-", ".tmp"
 
 func openDir(u *url.URL) (backend, error) {
-	if u.Host != "" && u.Host != "localhost" {
-		return nil, fmt.Errorf("file URL host %q: want file:///absolute/dir", u.Host)
-	}
 	if u.RawQuery != "" {
 		return nil, fmt.Errorf("%w: file URL query %q", ErrUnsupported, u.RawQuery)
 	}
-	p := u.Path
-	if runtime.GOOS == "windows" && len(p) > 2 && p[0] == '/' && p[2] == ':' {
-		p = p[1:] // file:///C:/dir
-	}
-	p = filepath.FromSlash(p)
-	if !filepath.IsAbs(p) {
-		return nil, fmt.Errorf("file URL path %q is not absolute", u.Path)
+	p, err := fileurl.Dir(u)
+	if err != nil {
+		return nil, err
 	}
 	fi, err := os.Stat(p)
 	if err != nil {

@@ -9,11 +9,11 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
-	"runtime"
 	"sort"
 	"strings"
 
 	"github.com/safeupdate/safeupdate/blobrepo"
+	"github.com/safeupdate/safeupdate/internal/fileurl"
 	"github.com/safeupdate/safeupdate/internal/reader"
 	"github.com/safeupdate/safeupdate/release"
 )
@@ -94,14 +94,11 @@ func openStore(ctx context.Context, spec string, write, create bool, client *htt
 		if err != nil {
 			return nil, fmt.Errorf("repository URL: %w", err)
 		}
-		if u.RawQuery != "" || (u.Host != "" && u.Host != "localhost") {
-			return nil, fmt.Errorf("repository URL %q: want file:///absolute/dir, without host or query", spec)
+		dir, err := fileurl.Dir(u)
+		if err != nil {
+			return nil, fmt.Errorf("repository %w", err)
 		}
-		p := u.Path
-		if runtime.GOOS == "windows" && len(p) > 2 && p[0] == '/' && p[2] == ':' {
-			p = p[1:]
-		}
-		s, err := openDirStore(ctx, filepath.FromSlash(p), spec, write, create)
+		s, err := openDirStore(ctx, dir, spec, write, create)
 		if s != nil {
 			s.url = true
 		}

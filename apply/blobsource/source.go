@@ -7,13 +7,11 @@ import (
 	"io"
 	"io/fs"
 	"net/url"
-	"path/filepath"
-	"runtime"
-	"strings"
 	"syscall"
 
 	"github.com/safeupdate/safeupdate/apply"
 	"github.com/safeupdate/safeupdate/blobrepo"
+	"github.com/safeupdate/safeupdate/internal/fileurl"
 )
 
 // Source reads a repository in a bucket or a local directory; it is an
@@ -50,9 +48,9 @@ func Open(ctx context.Context, repoURL string) (*Source, error) {
 		}
 		return &Source{store: st, url: st.String()}, nil
 	case "file":
-		dir, err := localDir(u)
+		dir, err := fileurl.Dir(u)
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("blobsource: repository %w", err)
 		}
 		ds, err := apply.DirSource(dir)
 		if err != nil {
@@ -70,24 +68,6 @@ func Open(ctx context.Context, repoURL string) (*Source, error) {
 // it writes through it, so that it reads them exactly as clients do.
 func FromStore(st *blobrepo.Store) *Source {
 	return &Source{store: st, borrowed: true, url: st.String()}
-}
-
-// localDir returns the directory a file:// URL names. Unlike a bucket URL
-// it takes no query, and no host but localhost.
-func localDir(u *url.URL) (string, error) {
-	switch {
-	case u.Host != "" && u.Host != "localhost":
-		return "", fmt.Errorf("blobsource: repository URL %s: a file URL names a local directory: file:///dir", u.Redacted())
-	case u.RawQuery != "" || u.ForceQuery:
-		return "", fmt.Errorf("blobsource: repository URL %s: a file URL takes no query", u.Redacted())
-	case u.Opaque != "" || !strings.HasPrefix(u.Path, "/"):
-		return "", fmt.Errorf("blobsource: repository URL %s: want an absolute path: file:///dir", u.Redacted())
-	}
-	p := u.Path
-	if runtime.GOOS == "windows" && len(p) > 2 && p[2] == ':' {
-		p = p[1:] // file:///C:/dir
-	}
-	return filepath.FromSlash(p), nil
 }
 
 // Open returns the object at path (slash-separated, relative to the URL's

@@ -6,10 +6,8 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"net/url"
 	"os"
 	"path/filepath"
-	"runtime"
 	"strings"
 )
 
@@ -97,19 +95,4 @@ func (s dirSource) Open(ctx context.Context, path string, offset int64) (io.Read
 		}
 	}
 	return f, nil
-}
-
-// FileURLPath returns the local directory a file:// URL names.
-func FileURLPath(u *url.URL) (string, error) {
-	if u.Host != "" && u.Host != "localhost" {
-		return "", fmt.Errorf("repository URL %s: file URLs must name a local path (file:///dir)", u.Redacted())
-	}
-	if u.Opaque != "" || u.Path == "" || !strings.HasPrefix(u.Path, "/") {
-		return "", fmt.Errorf("repository URL %s: want an absolute path (file:///dir)", u.Redacted())
-	}
-	p := u.Path
-	if runtime.GOOS == "windows" && len(p) > 2 && p[2] == ':' {
-		p = p[1:] // file:///C:/dir
-	}
-	return filepath.FromSlash(p), nil
 }
