@@ -38,6 +38,11 @@
 //     back; if that fails too, the error is an *InstallError and
 //     RollbackError returns why. Temporary files are removed on every path.
 //
+// Steps 1 to 4, and the walk of roots and the channel below, are the code
+// of internal/reader, the one reader of repositories: repotool's verify,
+// sign, mirror and promote read through it too, so what a publisher's
+// tools approve is what this package accepts, check for check.
+//
 // When Apply returns nil, the target holds exactly the bytes whose hash and
 // size a threshold of pinned keys signed for the requested version and
 // platform, with the old target's permission bits, and the backup holds the

@@ -58,6 +58,16 @@
 // and against the newest root. A source cannot make the mirror publish
 // anything its pinned trust would refuse, except with UnverifiedUnsafe.
 //
+// Every read of a repository here goes through internal/reader, the
+// reader clients (package apply) use: the same sources (HTTP with the
+// client's policy, directories through os.Root, buckets as
+// apply/blobsource reads them), the same bounds and stall watchdog, the
+// same checks of a release (reader.VerifyRelease), of a channel
+// (reader.VerifyChannel) and of a payload (reader.Payload: the client's
+// pipeline and decoder). A release Verify approves is one every client
+// installs, and the reasons it gives are the client's
+// (TestVerifyRejectsWhatClientsReject compares them).
+//
 // Verify treats the repository as hostile: every read is bounded
 // (limits.ReleaseJSON for metadata, the signed sizes for payloads), signatures
 // are checked against the given keys before any other field is used, and the
