@@ -97,13 +97,23 @@ func (d *dirStore) get(ctx context.Context, key string, offset, limit int64) (io
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	f, err := d.root.Open(filepath.FromSlash(key))
+	// Stat before Open: opening a FIFO planted in the repository would
+	// block until a writer came. The file opened must be the one examined.
+	name := filepath.FromSlash(key)
+	pre, err := d.root.Stat(name)
+	if err != nil {
+		return nil, notFound(d.escaped(key, err))
+	}
+	if !pre.Mode().IsRegular() {
+		return nil, fmt.Errorf("%w: not a regular file", ErrNotFound)
+	}
+	f, err := d.root.Open(name)
 	if err != nil {
 		return nil, notFound(d.escaped(key, err))
 	}
 	fi, err := f.Stat()
-	if err == nil && !fi.Mode().IsRegular() {
-		err = fmt.Errorf("%w: not a regular file", ErrNotFound)
+	if err == nil && (!fi.Mode().IsRegular() || !os.SameFile(pre, fi)) {
+		err = fmt.Errorf("%s changed while it was opened", key)
 	}
 	if err == nil && offset > 0 && offset >= fi.Size() {
 		f.Close()
