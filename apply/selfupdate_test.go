@@ -52,34 +52,7 @@ func buildSelfUpdater(t *testing.T, dir string, versions ...string) map[string][
 func TestSelfUpdateTwice(t *testing.T) {
 	work := t.TempDir()
 	start := time.Now()
-	bins := buildSelfUpdater(t, work, "1.0.0", "2.0.0", "3.0.0")
-	t.Logf("built in %v", time.Since(start))
-	key := newKey(t)
-	keyFile := filepath.Join(work, "release.pub")
-	if err := os.WriteFile(keyFile, key.pub, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	r := newRepo(t)
-	r.publish(t, "2.0.0", runtime.GOOS, runtime.GOARCH, bins["2.0.0"], key)
-	r.publish(t, "3.0.0", runtime.GOOS, runtime.GOARCH, bins["3.0.0"], key)
-	t.Logf("published at %v", time.Since(start))
-
-	dir := t.TempDir()
-	app := filepath.Join(dir, "app")
-	if err := os.WriteFile(app, bins["1.0.0"], 0o755); err != nil {
-		t.Fatal(err)
-	}
-	run := func(args ...string) string {
-		t.Helper()
-		var stdout, stderr bytes.Buffer
-		cmd := exec.Command(app, args...)
-		cmd.Stdout, cmd.Stderr = &stdout, &stderr
-		if err := cmd.Run(); err != nil {
-			t.Fatalf("app %s: %v\n%s", strings.Join(args, " "), err, stderr.Bytes())
-		}
-		t.Logf("ran %v at %v", args, time.Since(start))
-		return strings.TrimSpace(stdout.String())
-	}
+	bins, r, keyFile, dir, app, run := selfUpdateSetup(t, work, start)
 	if got := run("version"); got != "1.0.0" {
 		t.Fatalf("installed version %q, want 1.0.0", got)
 	}
@@ -116,31 +89,7 @@ func TestSelfUpdateTwice(t *testing.T) {
 // version and the oldest binary at TARGET.backup.backup.
 func TestSurvivesTwoUpdatesInOneProcess(t *testing.T) {
 	work := t.TempDir()
-	bins := buildSelfUpdater(t, work, "1.0.0", "2.0.0", "3.0.0")
-	key := newKey(t)
-	keyFile := filepath.Join(work, "release.pub")
-	if err := os.WriteFile(keyFile, key.pub, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	r := newRepo(t)
-	r.publish(t, "2.0.0", runtime.GOOS, runtime.GOARCH, bins["2.0.0"], key)
-	r.publish(t, "3.0.0", runtime.GOOS, runtime.GOARCH, bins["3.0.0"], key)
-
-	dir := t.TempDir()
-	app := filepath.Join(dir, "app")
-	if err := os.WriteFile(app, bins["1.0.0"], 0o755); err != nil {
-		t.Fatal(err)
-	}
-	run := func(args ...string) string {
-		t.Helper()
-		var stdout, stderr bytes.Buffer
-		cmd := exec.Command(app, args...)
-		cmd.Stdout, cmd.Stderr = &stdout, &stderr
-		if err := cmd.Run(); err != nil {
-			t.Fatalf("app %s: %v\n%s", strings.Join(args, " "), err, stderr.Bytes())
-		}
-		return strings.TrimSpace(stdout.String())
-	}
+	bins, r, keyFile, dir, app, run := selfUpdateSetup(t, work, time.Now())
 	// One process, still running 1.0.0, installs 2.0.0 and then 3.0.0.
 	if got := run("daemon", r.url(), keyFile, "2.0.0", "3.0.0"); got != "2.0.0\n3.0.0" {
 		t.Errorf("the daemon reported installing %q, want 2.0.0 then 3.0.0", got)
@@ -156,4 +105,41 @@ func TestSurvivesTwoUpdatesInOneProcess(t *testing.T) {
 	if got := listDir(t, dir); len(got) != 2 {
 		t.Errorf("stray files next to the binary: %v", sortedKeys(got))
 	}
+}
+
+// selfUpdateSetup builds the self-updating program at 1.0.0, 2.0.0 and
+// 3.0.0 in work, publishes 2.0.0 and 3.0.0, signed, on a repository
+// server, and installs 1.0.0 as dir/app. run runs app with args and
+// returns what it printed.
+func selfUpdateSetup(t *testing.T, work string, start time.Time) (bins map[string][]byte, r *repo, keyFile, dir, app string, run func(args ...string) string) {
+	t.Helper()
+	bins = buildSelfUpdater(t, work, "1.0.0", "2.0.0", "3.0.0")
+	t.Logf("built in %v", time.Since(start))
+	key := newKey(t)
+	keyFile = filepath.Join(work, "release.pub")
+	if err := os.WriteFile(keyFile, key.pub, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r = newRepo(t)
+	r.publish(t, "2.0.0", runtime.GOOS, runtime.GOARCH, bins["2.0.0"], key)
+	r.publish(t, "3.0.0", runtime.GOOS, runtime.GOARCH, bins["3.0.0"], key)
+	t.Logf("published at %v", time.Since(start))
+
+	dir = t.TempDir()
+	app = filepath.Join(dir, "app")
+	if err := os.WriteFile(app, bins["1.0.0"], 0o755); err != nil {
+		t.Fatal(err)
+	}
+	run = func(args ...string) string {
+		t.Helper()
+		var stdout, stderr bytes.Buffer
+		cmd := exec.Command(app, args...)
+		cmd.Stdout, cmd.Stderr = &stdout, &stderr
+		if err := cmd.Run(); err != nil {
+			t.Fatalf("app %s: %v\n%s", strings.Join(args, " "), err, stderr.Bytes())
+		}
+		t.Logf("ran %v at %v", args, time.Since(start))
+		return strings.TrimSpace(stdout.String())
+	}
+	return bins, r, keyFile, dir, app, run
 }
