@@ -16,6 +16,7 @@ import (
 	"syscall"
 
 	"github.com/safeupdate/safeupdate/internal/fileurl"
+	"github.com/safeupdate/safeupdate/internal/localfile"
 )
 
 // dirStore is the file:// backend. Keys map to files under the directory;
@@ -97,23 +98,14 @@ func (d *dirStore) get(ctx context.Context, key string, offset, limit int64) (io
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	// Stat before Open: opening a FIFO planted in the repository would
-	// block until a writer came. The file opened must be the one examined.
-	name := filepath.FromSlash(key)
-	pre, err := d.root.Stat(name)
-	if err != nil {
-		return nil, notFound(d.escaped(key, err))
-	}
-	if !pre.Mode().IsRegular() {
+	// Examined before it is opened: opening a FIFO planted in the
+	// repository would block until a writer came.
+	f, fi, err := localfile.OpenIn(d.root, filepath.FromSlash(key))
+	if errors.Is(err, localfile.ErrNotRegular) {
 		return nil, fmt.Errorf("%w: not a regular file", ErrNotFound)
 	}
-	f, err := d.root.Open(name)
 	if err != nil {
 		return nil, notFound(d.escaped(key, err))
-	}
-	fi, err := f.Stat()
-	if err == nil && (!fi.Mode().IsRegular() || !os.SameFile(pre, fi)) {
-		err = fmt.Errorf("%s changed while it was opened", key)
 	}
 	if err == nil && offset > 0 && offset >= fi.Size() {
 		f.Close()

@@ -19,6 +19,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/safeupdate/safeupdate/internal/localfile"
 )
 
 // Bounds of the repository server. A client of the server may be hostile,
@@ -336,25 +338,13 @@ func (h *repoHandler) open(name string) (*os.File, fs.FileInfo, error) {
 		return nil, nil, errRepoUnavailable
 	}
 	defer root.Close()
-	// Stat first: opening a FIFO for reading would block until a writer
-	// comes, holding the request forever.
-	fi, err := root.Stat(rel)
-	if err != nil {
-		return nil, nil, err
-	}
-	if !fi.Mode().IsRegular() {
+	// Examined first: opening a FIFO for reading would block until a
+	// writer comes, holding the request forever.
+	f, fi, err := localfile.OpenIn(root, rel)
+	if errors.Is(err, localfile.ErrNotRegular) {
 		return nil, nil, fs.ErrNotExist
 	}
-	f, err := root.Open(rel)
-	if err != nil {
-		return nil, nil, err
-	}
-	ffi, err := f.Stat()
-	if err != nil || !ffi.Mode().IsRegular() || !os.SameFile(fi, ffi) {
-		f.Close()
-		return nil, nil, fs.ErrNotExist
-	}
-	return f, ffi, nil
+	return f, fi, err
 }
 
 // cleanRequestPath turns a URL path into a slash-separated name relative to

@@ -4,24 +4,40 @@
 package localfile
 
 import (
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 )
+
+// ErrNotRegular is wrapped by the error of Open and OpenIn for anything
+// but a regular file, and for a file replaced while it was being opened.
+var ErrNotRegular = errors.New("not a regular file")
 
 // Open opens the regular file at path for reading. Anything else (a
 // directory, a device, a FIFO) is refused before it is opened, so that a
 // FIFO planted at path cannot block the open; the file opened must be the
-// one examined.
+// one examined. A missing file is an error wrapping fs.ErrNotExist.
 func Open(path string) (*os.File, os.FileInfo, error) {
-	fi, err := os.Stat(path)
+	return open(os.Stat, os.Open, path)
+}
+
+// OpenIn is Open for name in root, the directory a repository or a served
+// tree is confined to: no name and no symbolic link leads out of it.
+func OpenIn(root *os.Root, name string) (*os.File, os.FileInfo, error) {
+	return open(root.Stat, root.Open, name)
+}
+
+func open(stat func(string) (fs.FileInfo, error), openFile func(string) (*os.File, error), name string) (*os.File, os.FileInfo, error) {
+	fi, err := stat(name)
 	if err != nil {
 		return nil, nil, err
 	}
 	if !fi.Mode().IsRegular() {
-		return nil, nil, fmt.Errorf("%s is not a regular file", path)
+		return nil, nil, fmt.Errorf("%s is %w", name, ErrNotRegular)
 	}
-	f, err := os.Open(path)
+	f, err := openFile(name)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -32,7 +48,7 @@ func Open(path string) (*os.File, os.FileInfo, error) {
 	}
 	if !ffi.Mode().IsRegular() || !os.SameFile(fi, ffi) {
 		f.Close()
-		return nil, nil, fmt.Errorf("%s changed while it was opened", path)
+		return nil, nil, fmt.Errorf("%s was replaced while it was opened: %w", name, ErrNotRegular)
 	}
 	return f, ffi, nil
 }

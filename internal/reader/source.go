@@ -9,6 +9,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/safeupdate/safeupdate/internal/localfile"
 )
 
 // Source reads files of a repository. path is slash-separated, relative to
@@ -72,19 +74,15 @@ func (s dirSource) Open(ctx context.Context, path string, offset int64) (io.Read
 	defer root.Close()
 	name := filepath.FromSlash(path)
 	where := filepath.Join(s.dir, name)
-	// Stat before Open, so that a FIFO planted in the repository cannot
-	// block the open.
-	fi, err := root.Stat(name)
+	// Examined before it is opened, so that a FIFO planted in the
+	// repository cannot block the open.
+	f, _, err := localfile.OpenIn(root, name)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, fmt.Errorf("%w: %s", ErrNotFound, where)
 	}
-	if err != nil {
-		return nil, err
-	}
-	if !fi.Mode().IsRegular() {
+	if errors.Is(err, localfile.ErrNotRegular) {
 		return nil, fmt.Errorf("%s is not a regular file", where)
 	}
-	f, err := root.Open(name)
 	if err != nil {
 		return nil, err
 	}
