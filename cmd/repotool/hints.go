@@ -37,6 +37,8 @@ func hintFor(cmd string, err error) string {
 		return "omit --os and --arch to use the platform the binary was built for"
 	case errors.Is(err, repotool.ErrExists) && cmd == "add":
 		return "use --force to replace it"
+	case errors.Is(err, repotool.ErrForbidden):
+		return "the repository refused to serve the file (HTTP 403, or the bucket's permission denied): check the credentials and the read policy for it"
 	case errors.Is(err, repotool.ErrUnverified) && cmd == "mirror":
 		return "the source is corrupt or compromised; nothing of that file was written to the destination"
 	case errors.Is(err, repotool.ErrExists) && cmd == "mirror":
