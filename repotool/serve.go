@@ -176,6 +176,7 @@ func newRepoHandler(dir string, log io.Writer) (*repoHandler, error) {
 	}
 	if serveCacheSupported {
 		h.cache = newServeCache()
+		h.vetted = &vetted{}
 	}
 	return h, nil
 }
@@ -187,6 +188,7 @@ type repoHandler struct {
 	settle  time.Duration // serveCacheSettle; shorter in tests
 	recheck time.Duration // serveCacheRecheck; shorter in tests
 	cache   *serveCache   // nil where the platform cannot validate entries
+	vetted  *vetted       // nil where the platform cannot validate entries
 }
 
 func (h *repoHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -271,8 +273,14 @@ func (h *repoHandler) serve(w http.ResponseWriter, r *http.Request, now time.Tim
 		h.cache.drop(name)
 	}
 	// To the end, not to fi.Size(): bytes appended since are served too.
-	if refuseKey(w, r, io.NewSectionReader(f, 0, math.MaxInt64)) {
-		return
+	// A version already found clean is not read again.
+	if h.vetted == nil || !h.vetted.has(fi) {
+		if refuseKey(w, r, io.NewSectionReader(f, 0, math.MaxInt64)) {
+			return
+		}
+		if h.vetted != nil {
+			h.vetted.add(f, fi, h.settle)
+		}
 	}
 	setFileHeaders(w.Header(), name, fi.Size(), fi.ModTime())
 	http.ServeContent(w, r, path.Base(name), fi.ModTime(), f)

@@ -226,3 +226,50 @@ func serveFromCache(w http.ResponseWriter, r *http.Request, e *serveEntry) {
 		w.Write(e.data)
 	}
 }
+
+// vettedMax bounds how many file versions vetted holds.
+const vettedMax = 4096
+
+// vetted remembers the versions of files served from disk that the
+// private-key check found clean, so that a large payload polled by a fleet
+// is read once for the check, not once per request. A version is the
+// same stat(2) identity the cache trusts (device, inode, size, mtime and
+// ctime), recorded only when it was settled before the check and unchanged
+// after it: a file written since has another version and is checked again.
+type vetted struct {
+	mu  sync.Mutex
+	set map[fileVersion]struct{}
+}
+
+func (v *vetted) has(fi os.FileInfo) bool {
+	ver, ok := versionOf(fi)
+	if !ok {
+		return false
+	}
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	_, ok = v.set[ver]
+	return ok
+}
+
+// add records f, whose stat before the check was fi, as clean, unless it is
+// too young to trust its version or changed during the check.
+func (v *vetted) add(f *os.File, fi os.FileInfo, settle time.Duration) {
+	ver, ok := versionOf(fi)
+	if !ok || !ver.reg || ver.ctime > time.Now().Add(-settle).UnixNano() {
+		return
+	}
+	after, err := f.Stat()
+	if err != nil {
+		return
+	}
+	if a, ok := versionOf(after); !ok || a != ver {
+		return
+	}
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if v.set == nil || len(v.set) >= vettedMax {
+		v.set = make(map[fileVersion]struct{}) // forget all: it refills as files are served
+	}
+	v.set[ver] = struct{}{}
+}

@@ -259,7 +259,7 @@ func (l readFromListener) Accept() (net.Conn, error) {
 
 // startHandlerServer serves h on a loopback listener whose connections
 // count the bytes sent from files through ReadFrom.
-func startHandlerServer(t *testing.T, h http.Handler) (string, *atomic.Int64) {
+func startHandlerServer(t testing.TB, h http.Handler) (string, *atomic.Int64) {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
