@@ -16,6 +16,18 @@
 // "version" numbers the channel file itself and only grows; "release" is
 // the version of the software it points to.
 //
+// # Staged rollouts
+//
+// A channel may offer its release to a share of clients only: its _type is
+// then "channel-2" (TypeStaged) and "signed" carries "rollout_ppm", the
+// share in parts per million, an integer from 0 (paused: no one) to 999999.
+// A channel offered to everyone is always written as _type "channel", with
+// no "rollout_ppm", so each channel has one encoding and the clients that
+// predate rollouts keep reading full rollouts. Those clients refuse
+// "channel-2" (its _type is not theirs) instead of ignoring a member they
+// do not know and updating every machine. Which clients are in is decided
+// by InRollout.
+//
 // # Threat model
 //
 // Parse is strict and bounded (limits.ChannelJSON, no duplicate keys, no
@@ -26,7 +38,9 @@
 // (a mirror cannot serve "beta" as "stable"), that the channel has not
 // expired (the freeze attack: a mirror replaying the last channel it saw
 // forever), and that its version is not below one the caller has already
-// seen (a replay of an older, still unexpired channel).
+// seen (a replay of an older, still unexpired channel). The rollout is
+// part of "signed": a mirror that edits it breaks the signatures, and one
+// that serves an older channel with a smaller rollout is a replay.
 //
 // A stolen timestamp key can also sign a channel with a huge version, after
 // which the caller refuses every honest one (fast-forward): when a root
@@ -47,6 +61,8 @@
 // "signed", key ids are TUF key ids (keys.ID), signatures are hex. Members
 // of "signed" this version does not know are signed, kept, and otherwise
 // ignored, so a later publisher can add some without stranding old clients.
+// A member that old clients must not ignore needs a new _type instead, as
+// the rollout has: TypeStaged, which clients before it refuse.
 package channel
 
 import (
@@ -83,8 +99,15 @@ var (
 	ErrReplay = errors.New("channel: channel is older than one already seen")
 )
 
-// Type is the "_type" of a channel file.
-const Type = "channel"
+// Types of channel files: Type offers its release to every client,
+// TypeStaged to the share of clients its "rollout_ppm" says. Clients that
+// know only Type refuse TypeStaged.
+const (
+	Type       = "channel"
+	TypeStaged = "channel-2"
+
+	rolloutMember = "rollout_ppm"
+)
 
 var (
 	validName  = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{0,63}$`)
@@ -102,6 +125,7 @@ type Channel struct {
 	expires   time.Time
 	release   string
 	platforms []string
+	rollout   int64 // parts per million, Full when the file carries none
 	sigs      []trust.Signature
 }
 
@@ -125,7 +149,8 @@ func Path(name string) (string, error) {
 }
 
 // Parse decodes and validates a channel file: every member of "signed" is
-// present and valid, the release is a semantic version and every platform
+// present and valid, a rollout is present exactly when the _type is
+// TypeStaged, the release is a semantic version and every platform
 // one Go knows. The result has NOT been verified: call Verify before using
 // any field.
 func Parse(data []byte) (*Channel, error) {
@@ -179,8 +204,11 @@ func fromSigned(signed map[string]any) (*Channel, error) {
 	if err != nil {
 		return nil, err
 	}
-	if typ != Type {
-		return nil, bad("_type is %q, not %q", typ, Type)
+	if typ != Type && typ != TypeStaged {
+		return nil, bad("_type is %q, not %q or %q", typ, Type, TypeStaged)
+	}
+	if c.rollout, err = readRollout(signed, typ); err != nil {
+		return nil, bad("%v", err)
 	}
 	if c.name, err = str("name"); err != nil {
 		return nil, err

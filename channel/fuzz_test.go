@@ -22,6 +22,7 @@ func FuzzChannelParse(f *testing.F) {
 	good := chSigned(f, "stable", 4, chExpires, r.channel)
 	f.Add(good)
 	f.Add(chSigned(f, "beta", 1, chExpires, r.rel, r.channel))
+	f.Add(chStaged(f, 2, 10_000, r.channel))
 	f.Add(bytes.Replace(good, []byte(`"release"`), []byte(`"release": null, "x"`), 1))
 	f.Add([]byte(`{"signed":{},"signatures":[]}`))
 	f.Add([]byte(`null`))

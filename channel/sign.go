@@ -32,6 +32,17 @@ var (
 // than the channel's previous file; at least 1) and expiring at expires
 // (written in UTC, whole seconds). Sign it, then Marshal it.
 func New(name, version string, platforms []string, seq int64, expires time.Time) (*Channel, error) {
+	return NewStaged(name, version, platforms, seq, expires, Full)
+}
+
+// NewStaged is New for a channel that offers version to rollout parts per
+// million of clients (0 to Full; see ParseRollout). Below Full the file is
+// of TypeStaged, which clients that predate rollouts refuse; at Full it is
+// the same file New writes.
+func NewStaged(name, version string, platforms []string, seq int64, expires time.Time, rollout int64) (*Channel, error) {
+	if rollout < 0 || rollout > Full {
+		return nil, fmt.Errorf("channel: rollout %d parts per million is not from 0 to %d", rollout, Full)
+	}
 	if seq < 1 {
 		return nil, fmt.Errorf("channel: version %d is less than 1", seq)
 	}
@@ -52,6 +63,10 @@ func New(name, version string, platforms []string, seq int64, expires time.Time)
 		"expires":   exp.Format(time.RFC3339),
 		"release":   version,
 		"platforms": list,
+	}
+	if rollout < Full {
+		signed["_type"] = TypeStaged
+		signed[rolloutMember] = json.Number(strconv.FormatInt(rollout, 10))
 	}
 	if err := ValidName(name); err != nil {
 		return nil, err
