@@ -79,7 +79,11 @@ func applyRelease(ctx context.Context, opts []Option) error {
 // file. The returned release has been verified against the pinned keys and
 // matches the requested version and platform; with AllowUnsignedUnsafe
 // nothing of it is authenticated. A release older than CurrentVersion is
-// ErrDowngrade; the same version is returned without error.
+// ErrDowngrade; the same version is returned without error. With Channel,
+// a release the channel offers to a share of clients that leaves this one
+// out is a *RolloutError wrapping ErrNotInRollout, which says the version
+// and the share ("2.1.0 is rolling out; not this machine yet"); Apply
+// then downloads nothing.
 func Check(ctx context.Context, opts ...Option) (*release.Release, error) {
 	c, err := newConfig(opts, needs{repo: true})
 	if err != nil {

@@ -55,10 +55,40 @@ func resolveChannel(ctx context.Context, c *config, src Source, root *trust.Root
 	if !ch.HasPlatform(c.goos, c.goarch) {
 		return "", fmt.Errorf("%w: %s: channel %q (release %s) does not cover %s/%s", ErrMetadata, path, c.channel, ch.Release(), c.goos, c.goarch)
 	}
-	if c.current != "" && !c.allowDowngrade {
-		if cmp, _ := release.CompareVersions(ch.Release(), c.current); cmp < 0 {
-			return "", fmt.Errorf("%w: channel %q points to %s, %s is installed", ErrDowngrade, c.channel, ch.Release(), c.current)
+	cmp := 1
+	if c.current != "" {
+		cmp, _ = release.CompareVersions(ch.Release(), c.current)
+	}
+	if cmp < 0 && !c.allowDowngrade {
+		return "", fmt.Errorf("%w: channel %q points to %s, %s is installed", ErrDowngrade, c.channel, ch.Release(), c.current)
+	}
+	// A client already at the release has nothing to install, in the
+	// rollout or not.
+	if cmp != 0 {
+		if err := checkRollout(c, ch); err != nil {
+			return "", err
 		}
 	}
 	return ch.Release(), nil
+}
+
+// checkRollout returns a *RolloutError when the verified channel ch
+// offers its release to a share of clients that leaves this one out.
+func checkRollout(c *config, ch *channel.Channel) error {
+	if ch.Rollout() == channel.Full {
+		return nil
+	}
+	id := c.rolloutID
+	if id == "" {
+		var err error
+		if id, err = (store{dir: c.store}).rolloutID(); err != nil {
+			return err
+		}
+	}
+	if !ch.Offers(id) {
+		c.logger.Info("apply: not in this rollout yet", "channel", ch.Name(), "release", ch.Release(), "rollout_percent", channel.FormatRollout(ch.Rollout()))
+		return &RolloutError{Channel: ch.Name(), Version: ch.Release(), Rollout: ch.Rollout()}
+	}
+	c.logger.Info("apply: in this rollout", "channel", ch.Name(), "release", ch.Release(), "rollout_percent", channel.FormatRollout(ch.Rollout()))
+	return nil
 }

@@ -73,13 +73,17 @@
 // for that name, it has not expired (ErrExpired: the freeze attack), it is
 // not older than the last one seen (ErrReplay) and it lists this platform,
 // then proceeds with the release it names, never one older than
-// CurrentVersion.
+// CurrentVersion. A channel may offer its release to a signed share of
+// clients only (a staged rollout, repotool promote --rollout): a client
+// the share leaves out (channel.InRollout of its RolloutID, or of a random
+// id kept in the TrustStore) gets ErrNotInRollout and reads nothing of the
+// release.
 //
 // # Errors
 //
 // Every error starts with "apply: ". Errors from Apply and Check wrap one of
 // ErrSignature, ErrChecksum, ErrMetadata, ErrDowngrade, ErrTooLarge,
-// ErrNotFound, ErrForbidden, ErrExpired or ErrReplay where one applies (a
+// ErrNotFound, ErrForbidden, ErrExpired, ErrReplay or ErrNotInRollout where one applies (a
 // refused root rotation is ErrSignature, too many rotations ErrTooLarge);
 // network and file system errors wrap the underlying error instead. A
 // payload larger than signed is ErrTooLarge; a payload shorter than
@@ -101,7 +105,9 @@
 // exclusive creation; no symlink at the backup name is followed). With
 // TrustRoot: key compromise (revocation by rotation, thresholds, root
 // rollback refused, a bounded walk); with Channel: freeze (expiry) and
-// replay of an older channel (version kept in the TrustStore).
+// replay of an older channel (version kept in the TrustStore), including
+// one with a smaller rollout; a rollout share edited by a mirror breaks the
+// channel's signature.
 //
 // Not protected: the compromise of as many signing keys as the threshold;
 // freshness without a Channel (a mirror may withhold a newer release or

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/safeupdate/safeupdate/channel"
 	"github.com/safeupdate/safeupdate/internal/reader"
 )
 
@@ -34,6 +35,29 @@ var (
 	// offset it cannot seek to.
 	ErrRangeUnsupported = reader.ErrRangeUnsupported
 )
+
+// ErrNotInRollout means the channel offers its release to a share of
+// clients that does not include this one yet (see RolloutID). Nothing of
+// the release was read. The error is a *RolloutError.
+var ErrNotInRollout = errors.New("apply: this client is not in the release's rollout")
+
+// RolloutError reports a release that a channel offers to part of the
+// fleet, not including this client: "update 2.1.0 is rolling out; not
+// this machine yet". It wraps ErrNotInRollout.
+type RolloutError struct {
+	Channel string // the channel's name
+	Version string // the release it offers
+	Rollout int64  // the share of clients it offers it to, in parts per million (0: paused)
+}
+
+func (e *RolloutError) Error() string {
+	if e.Rollout == 0 {
+		return fmt.Sprintf("apply: the rollout of %s on channel %q is paused (offered to 0%% of clients)", e.Version, e.Channel)
+	}
+	return fmt.Sprintf("apply: %s is rolling out on channel %q to %s%% of clients, not to this one yet", e.Version, e.Channel, channel.FormatRollout(e.Rollout))
+}
+
+func (e *RolloutError) Unwrap() error { return ErrNotInRollout }
 
 // InstallError reports a failed install after the target had been
 // replaced. When Restore is nil the previous binary was put back; when it

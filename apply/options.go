@@ -45,6 +45,7 @@ type config struct {
 	root           *trust.Root // pinned with TrustRoot
 	store          string      // TrustStore directory
 	channel        string      // Channel name
+	rolloutID      string      // RolloutID, or "" for the one kept in the TrustStore
 
 	trust trust.Verifier // built from pubs and threshold, or a root's targets keys
 }
@@ -287,7 +288,7 @@ func (c *config) checkRepo() error {
 			return fmt.Errorf("%w: %s was asked for, %s is installed (AllowDowngradeUnsafe permits this)", ErrDowngrade, c.version, c.current)
 		}
 	}
-	if c.root != nil || c.store != "" || c.channel != "" {
+	if c.root != nil || c.store != "" || c.channel != "" || c.rolloutID != "" {
 		return c.checkRootTrust() // the root's targets keys are set by check
 	}
 	switch {

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"strings"
+	"unicode/utf8"
 
 	"github.com/safeupdate/safeupdate/channel"
 	"github.com/safeupdate/safeupdate/internal/platform"
@@ -49,7 +51,8 @@ func TrustRoot(rootJSON []byte) Option {
 // from the repository, so that it never goes back: root.json, the newest
 // verified trust root, and channels.json, the highest version seen of each
 // channel (forgotten when a rotation changes the timestamp keys, TUF
-// section 5.3.11). Both are replaced atomically (temporary file, fsync,
+// section 5.3.11); and, when it is first needed, rollout-id (see
+// RolloutID). All are replaced atomically (temporary file, fsync,
 // rename); the directory is created with mode 0700 if it is missing.
 //
 // On each call, a root.json in the store is used instead of the pinned
@@ -84,6 +87,9 @@ func TrustStore(dir string) Option {
 // recorded, and the release it names is verified exactly as with Version:
 // a release older than CurrentVersion is ErrDowngrade (unless
 // AllowDowngradeUnsafe), and the same version is a no-op for Apply.
+// A channel that offers its release to part of the fleet only is acted on
+// by the clients in its rollout (see RolloutID); the others get
+// ErrNotInRollout.
 //
 // Not protected: until a channel expires, a repository may keep serving it
 // instead of a newer one, and a client that has never seen a newer one
@@ -98,10 +104,48 @@ func Channel(name string) Option {
 	}
 }
 
+// maxRolloutID bounds a RolloutID: a machine id or host name fits.
+const maxRolloutID = 256
+
+// RolloutID sets the identity this client is placed by in staged
+// rollouts: a stable name of the machine, such as its machine id or host
+// name, so that a reinstalled program keeps its place. It needs Channel.
+// Without it, the client draws a random 128-bit id the first time a
+// channel offers a release to part of the fleet, and keeps it in the
+// TrustStore (rollout-id, mode 0600) for every later call.
+//
+// A channel that offers its release to a share of clients (repotool
+// promote --rollout) is acted on only by the clients the rollout
+// includes: channel.InRollout of this id, the channel's name and the
+// release, against the signed share. The same id always decides the same
+// way for the same release, and stays in as the share grows. Others get
+// an error wrapping ErrNotInRollout, before anything of the release is
+// read.
+//
+// Not protected: the id is the client's own claim. A client that wants a
+// release early can claim an id that is in; the rollout limits how many
+// honest machines a bad release reaches, it is no access control.
+func RolloutID(id string) Option {
+	return func(c *config) error {
+		switch {
+		case id == "":
+			return errors.New("apply: RolloutID: empty id")
+		case len(id) > maxRolloutID:
+			return fmt.Errorf("apply: RolloutID: %d bytes, the limit is %d", len(id), maxRolloutID)
+		case strings.ContainsRune(id, 0) || !utf8.ValidString(id):
+			return errors.New("apply: RolloutID: want valid UTF-8 without NUL")
+		}
+		c.rolloutID = id
+		return nil
+	}
+}
+
 // checkRootTrust checks the options of trust-root mode; checkRepo calls it
-// when TrustRoot, TrustStore or Channel was given.
+// when TrustRoot, TrustStore, Channel or RolloutID was given.
 func (c *config) checkRootTrust() error {
 	switch {
+	case c.rolloutID != "" && c.channel == "":
+		return errors.New("apply: RolloutID has no use without Channel: only a channel carries a rollout")
 	case c.root == nil && c.channel != "":
 		return errors.New("apply: Channel needs TrustRoot: a channel is signed by the root's timestamp keys, which pinned keys do not name")
 	case c.root == nil:

@@ -102,7 +102,14 @@ func (f *rootFixture) writeChannel(t testing.TB, name, version string, platforms
 
 func channelFile(t testing.TB, name, version string, platforms []string, seq int64, expires time.Time, signers ...testKey) []byte {
 	t.Helper()
-	c, err := channel.New(name, version, platforms, seq, expires)
+	return stagedChannelFile(t, name, version, platforms, seq, expires, channel.Full, signers...)
+}
+
+// stagedChannelFile is channelFile offering version to rollout parts per
+// million of clients.
+func stagedChannelFile(t testing.TB, name, version string, platforms []string, seq int64, expires time.Time, rollout int64, signers ...testKey) []byte {
+	t.Helper()
+	c, err := channel.NewStaged(name, version, platforms, seq, expires, rollout)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,6 +2,8 @@ package apply
 
 import (
 	"bytes"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -9,6 +11,8 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"regexp"
+	"strings"
 
 	"github.com/safeupdate/safeupdate/internal/limits"
 	"github.com/safeupdate/safeupdate/internal/localfile"
@@ -19,6 +23,7 @@ import (
 const (
 	storeRootFile     = "root.json"
 	storeChannelsFile = "channels.json"
+	storeRolloutFile  = "rollout-id"
 	// storeChannelsLimit bounds channels.json, which holds one small entry
 	// per channel name.
 	storeChannelsLimit = 1 << 20
@@ -60,7 +65,7 @@ func (s store) loadRoot(log *slog.Logger) *trust.Root {
 
 // saveRoot replaces the stored root with r.
 func (s store) saveRoot(r *trust.Root) error {
-	if err := s.writeFile(storeRootFile, r.Bytes()); err != nil {
+	if err := s.writeFile(storeRootFile, r.Bytes(), 0o644); err != nil {
 		return fmt.Errorf("apply: keeping trust root version %d in the TrustStore: %w", r.Version(), err)
 	}
 	return nil
@@ -95,7 +100,7 @@ func (s store) saveChannels(m map[string]channelState) error {
 	if err != nil {
 		return fmt.Errorf("apply: encoding the channel state: %w", err)
 	}
-	if err := s.writeFile(storeChannelsFile, append(data, '\n')); err != nil {
+	if err := s.writeFile(storeChannelsFile, append(data, '\n'), 0o644); err != nil {
 		return fmt.Errorf("apply: keeping the channel state in the TrustStore: %w", err)
 	}
 	return nil
@@ -103,8 +108,8 @@ func (s store) saveChannels(m map[string]channelState) error {
 
 // writeFile replaces dir/name with data atomically: a new temporary file
 // in dir, fsynced, renamed over name, then the directory fsynced. The
-// directory is created with mode 0700 if missing; the file gets mode 0644.
-func (s store) writeFile(name string, data []byte) (err error) {
+// directory is created with mode 0700 if missing; the file gets mode perm.
+func (s store) writeFile(name string, data []byte, perm os.FileMode) (err error) {
 	if err := os.MkdirAll(s.dir, 0o700); err != nil {
 		return err
 	}
@@ -122,7 +127,7 @@ func (s store) writeFile(name string, data []byte) (err error) {
 	if _, err := f.Write(data); err != nil {
 		return err
 	}
-	if err := f.Chmod(0o644); err != nil {
+	if err := f.Chmod(perm); err != nil {
 		return err
 	}
 	if err := f.Sync(); err != nil {
@@ -137,6 +142,36 @@ func (s store) writeFile(name string, data []byte) (err error) {
 	renamed = true
 	return syncDir(s.dir)
 }
+
+// rolloutID returns the client's rollout id kept in the store: 32
+// lower-case hex digits of a random 128-bit number, drawn and written
+// (atomically, mode 0600) the first time one is needed, and the same on
+// every call after. One that is not in that form is an error, not a new
+// draw: a new id would move the client to another place in every rollout.
+func (s store) rolloutID() (string, error) {
+	path := filepath.Join(s.dir, storeRolloutFile)
+	data, err := readLimited(path, 64)
+	switch {
+	case err == nil:
+		id := strings.TrimSuffix(string(data), "\n")
+		if !rolloutHex.MatchString(id) {
+			return "", fmt.Errorf("apply: the rollout id in the TrustStore (%s) is not 32 lower-case hex digits; remove it to draw a new one", path)
+		}
+		return id, nil
+	case !errors.Is(err, fs.ErrNotExist):
+		return "", fmt.Errorf("apply: reading the rollout id in the TrustStore: %w", err)
+	}
+	var b [16]byte
+	rand.Read(b[:]) // never fails (crypto/rand)
+	id := hex.EncodeToString(b[:])
+	if err := s.writeFile(storeRolloutFile, []byte(id+"\n"), 0o600); err != nil {
+		return "", fmt.Errorf("apply: keeping a new rollout id in the TrustStore: %w", err)
+	}
+	return id, nil
+}
+
+// rolloutHex is the form of a stored rollout id.
+var rolloutHex = regexp.MustCompile(`^[0-9a-f]{32}$`)
 
 // readLimited reads the regular file at path, refusing one over limit
 // bytes.
