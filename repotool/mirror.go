@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"slices"
 
+	"github.com/safeupdate/safeupdate/channel"
 	"github.com/safeupdate/safeupdate/internal/limits"
 	"github.com/safeupdate/safeupdate/internal/platform"
 	"github.com/safeupdate/safeupdate/release"
@@ -74,6 +75,10 @@ type MirrorResult struct {
 	// out because only keys were given, which cannot verify them.
 	NotCopied []string
 	Root      int64 // the newest root version verified, with Root
+	// Channels are the channels the destination now holds as the source
+	// does, verified, with Root: each with its release and rollout, which
+	// are signed and copied byte for byte.
+	Channels []*channel.Channel
 }
 
 // MirrorError reports a file Mirror refused to copy, or failed to. Files
@@ -179,6 +184,9 @@ func Mirror(ctx context.Context, cfg MirrorConfig) (*MirrorResult, error) {
 	}
 	if err := m.metadata(ctx, chans); err != nil {
 		return nil, err
+	}
+	for _, c := range chans {
+		m.res.Channels = append(m.res.Channels, c.ch)
 	}
 	return m.res, nil
 }

@@ -29,8 +29,16 @@ type PromoteConfig struct {
 	// Refresh.
 	Version string
 	// Refresh re-signs the existing channel unchanged but for its own
-	// version (one more) and its expiry. Version must then be empty.
+	// version (one more) and its expiry; its rollout is kept. Version and
+	// Rollout must then be empty.
 	Refresh bool
+	// Rollout is the share of clients the channel offers Version to, a
+	// percentage from "0" (paused) to "100" with at most four decimals
+	// (channel.ParseRollout); "" is "100". Below 100 the channel is a
+	// staged one (channel.TypeStaged), which clients that predate rollouts
+	// refuse rather than update every machine. Raising it is another
+	// Promote of the same version with a higher share.
+	Rollout string
 	// Expires is when the channel expires. Required, in the future.
 	Expires time.Time
 	// Keys sign the channel; each must be a channel (timestamp) key of the
@@ -72,7 +80,7 @@ type PromoteResult struct {
 // The channel lists the platforms of cfg.Version whose release verifies
 // against that root's release keys (targets role), as a client would check
 // it, payload included; there must be at least one (ErrNoRelease). With
-// cfg.Refresh the release and platforms are those of the existing channel,
+// cfg.Refresh the release, platforms and rollout are those of the existing channel,
 // which must verify against the root's channel keys (expiry aside), and
 // each of its releases must still verify. Each of cfg.Keys must be a
 // channel key of the root (ErrNotInRole), and the signed channel must meet
@@ -98,6 +106,8 @@ func Promote(ctx context.Context, cfg PromoteConfig) (*PromoteResult, error) {
 	switch {
 	case cfg.Refresh && cfg.Version != "":
 		return fail("a refresh keeps the channel's version; give a version or refresh, not both")
+	case cfg.Refresh && cfg.Rollout != "":
+		return fail("a refresh keeps the channel's rollout; give a version to change it")
 	case !cfg.Refresh:
 		if err := release.ValidVersion(cfg.Version); err != nil {
 			return fail("%s", trimPrefix(err))
@@ -105,6 +115,12 @@ func Promote(ctx context.Context, cfg PromoteConfig) (*PromoteResult, error) {
 	}
 	if err := checkExpires(cfg.Expires); err != nil {
 		return fail("%v", err)
+	}
+	rollout := int64(channel.Full)
+	if cfg.Rollout != "" {
+		if rollout, err = channel.ParseRollout(cfg.Rollout); err != nil {
+			return fail("%s", trimChannel(err))
+		}
 	}
 	p, err := loadPin(op, cfg.Pin)
 	if err != nil {
@@ -163,7 +179,7 @@ func Promote(ctx context.Context, cfg PromoteConfig) (*PromoteResult, error) {
 	}
 	if cfg.Refresh {
 		old := res.Previous
-		version, platforms = old.Release(), old.Platforms()
+		version, platforms, rollout = old.Release(), old.Platforms(), old.Rollout()
 		for _, p := range platforms {
 			r, err := verifyOne(ctx, rd, root.Targets(), version+"/"+p)
 			if err == nil && !r.OK {
@@ -205,7 +221,7 @@ func Promote(ctx context.Context, cfg PromoteConfig) (*PromoteResult, error) {
 	if res.Previous != nil {
 		seq = max(seq, res.Previous.Seq()+1)
 	}
-	ch, err := channel.New(cfg.Channel, version, platforms, seq, cfg.Expires)
+	ch, err := channel.NewStaged(cfg.Channel, version, platforms, seq, cfg.Expires, rollout)
 	if err != nil {
 		return fail("%s", trimChannel(err))
 	}

@@ -68,6 +68,9 @@ type Result struct {
 	Release string `json:"release,omitempty"`
 	// Expires is a verified channel's expiry, or the final root's.
 	Expires time.Time `json:"expires,omitzero"`
+	// Rollout is the share of clients a verified channel offers its
+	// release to, as a percentage ("100", "20", "0.5"; channel.FormatRollout).
+	Rollout string `json:"rollout,omitempty"`
 }
 
 // Verify audits the releases of a repository, or those of cfg.Version, the

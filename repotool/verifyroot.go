@@ -352,6 +352,7 @@ func verifyChannel(ctx context.Context, rd repoReader, root *trust.Root, name st
 		return res, nil, nil
 	}
 	res.OK, res.Version, res.Release, res.Expires = true, ch.Seq(), ch.Release(), ch.Expires()
+	res.Rollout = channel.FormatRollout(ch.Rollout())
 	return res, ch, nil
 }
 

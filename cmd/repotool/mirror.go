@@ -11,6 +11,7 @@ import (
 
 	"github.com/spf13/pflag"
 
+	"github.com/safeupdate/safeupdate/channel"
 	"github.com/safeupdate/safeupdate/repotool"
 )
 
@@ -125,6 +126,11 @@ func runMirror(c *cli, args []string) error {
 	}
 	fmt.Fprintf(c.stdout, "mirrored %s to %s: %d %s copied, %d already there\n", cfg.From, cfg.To,
 		len(res.Copied), plural(len(res.Copied), "file", "files"), len(res.Skipped))
+	for _, ch := range res.Channels {
+		if ch.Rollout() != channel.Full {
+			fmt.Fprintf(c.stdout, "channel %s -> %s: rollout %s%% of clients, kept\n", ch.Name(), ch.Release(), channel.FormatRollout(ch.Rollout()))
+		}
+	}
 	if len(res.NotCopied) > 0 {
 		fmt.Fprintf(c.stderr, "warning: not copied, since keys cannot verify them (give --root): %s\n", strings.Join(res.NotCopied, ", "))
 	}

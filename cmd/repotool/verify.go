@@ -142,7 +142,8 @@ func isURL(s string) bool {
 
 // label names a result in verify's output: "1.0.0/linux/amd64", "root 3",
 // "root.json", "channel stable" or, verified, "channel stable -> 1.0.0
-// (expires ...)".
+// (expires ...)", with "rollout 20%, " before the expiry when the channel
+// offers its release to part of the clients.
 func label(r repotool.Result) string {
 	switch r.Kind {
 	case repotool.KindRoot:
@@ -154,6 +155,9 @@ func label(r repotool.Result) string {
 		}
 		return fmt.Sprintf("root %d", r.Version)
 	case repotool.KindChannel:
+		if r.OK && r.Rollout != "" && r.Rollout != "100" {
+			return fmt.Sprintf("channel %s -> %s (rollout %s%%, expires %s)", r.Name, r.Release, r.Rollout, r.Expires.Format(time.RFC3339))
+		}
 		if r.OK {
 			return fmt.Sprintf("channel %s -> %s (expires %s)", r.Name, r.Release, r.Expires.Format(time.RFC3339))
 		}
