@@ -16,7 +16,8 @@ import (
 // served on 127.0.0.1, a self-update and two tampered releases. Act 2: a
 // trust root and a channel, a release key rotation the old binary follows,
 // a release signed with the revoked key and an expired channel, both
-// refused. Every step checks its own outcome, so the test fails exactly
+// refused. Act 3: a fleet of 30 follows a 20% rollout, then 100%. Every
+// step checks its own outcome, so the test fails exactly
 // when the demo would; it also checks that every step of every act ran.
 func TestDemo(t *testing.T) {
 	if testing.Short() {
@@ -32,8 +33,8 @@ func TestDemo(t *testing.T) {
 		t.Errorf("the demo left %q behind", left)
 	}
 
-	if len(story) != 2 || story[1].title != rotatedKeys.title {
-		t.Errorf("the story has %d acts; want act 1 and act 2 (key rotation)", len(story))
+	if len(story) != 3 || story[1].title != rotatedKeys.title || story[2].title != stagedRollout.title {
+		t.Errorf("the story has %d acts; want act 1, act 2 (key rotation) and act 3 (staged rollout)", len(story))
 	}
 	var steps []string
 	for i, a := range story {
@@ -45,6 +46,18 @@ func TestDemo(t *testing.T) {
 	steps = append(steps, "Every step behaved as expected")
 	if err := expectLines(out.String(), steps...); err != nil {
 		t.Error(err)
+	}
+	_, act3, _ := strings.Cut(out.String(), "\nAct 3: ")
+	if err := expectLines(act3,
+		indent+"wrote repo2/channels/stable.json: version 5, release 3.0.0 to 20% of clients",
+		indent+"ok: ",
+		indent+"wrote repo2/channels/stable.json: version 6, release 3.0.0 to 100% of clients",
+		indent+"ok: the other ",
+	); err != nil {
+		t.Errorf("act 3: %v", err)
+	}
+	if !strings.Contains(act3, "machines updated to 3.0.0 (the 20% rollout expects about 6)") {
+		t.Error("act 3 does not say how many machines the 20% rollout updated")
 	}
 	_, act2, _ := strings.Cut(out.String(), "\nAct 2: ")
 	if err := expectLines(act2,

@@ -16,6 +16,10 @@
 // the revoked key A and the channel key publishes 4.0.0 and points the
 // channel at it: refused. Then the channel expires: refused too.
 //
+// In act 3, on act 2's repository, a fleet of 30 machines at 2.0.0 follows
+// channel stable while 3.0.0 is rolled out to 20% of clients: the machines
+// in the rollout update, the others download nothing. Then 100%: all do.
+//
 // Every step checks what it shows: the demo exits non-zero if anything does
 // not behave as described, so it doubles as an end-to-end test (see
 // demo_test.go).
@@ -52,6 +56,7 @@ type step struct {
 var story = []act{
 	signedUpdates,
 	rotatedKeys,
+	stagedRollout,
 }
 
 func main() {

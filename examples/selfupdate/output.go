@@ -139,6 +139,25 @@ func (l *requestLog) show() {
 	l.shown = len(l.lines)
 }
 
+// since waits as show does and returns the requests logged after the
+// first n, one a line, without printing them.
+func (l *requestLog) since(n int) string {
+	for m := -1; m != l.count(); {
+		m = l.count()
+		time.Sleep(10 * time.Millisecond)
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return strings.Join(l.lines[n:], "\n")
+}
+
+// skip marks every request logged so far as shown, without printing them.
+func (l *requestLog) skip() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.shown = len(l.lines)
+}
+
 // requested reports whether the server was asked for path.
 func (l *requestLog) requested(path string) bool {
 	l.mu.Lock()
