@@ -79,6 +79,12 @@ func chSigned(t testing.TB, name string, seq int64, expires time.Time, ks ...chK
 	if err != nil {
 		t.Fatal(err)
 	}
+	return chSignBytes(t, c, ks...)
+}
+
+// chSignBytes signs c by ks and returns the file.
+func chSignBytes(t testing.TB, c *channel.Channel, ks ...chKey) []byte {
+	t.Helper()
 	for _, k := range ks {
 		if _, err := c.Sign(k.signer); err != nil {
 			t.Fatal(err)

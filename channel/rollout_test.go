@@ -21,16 +21,7 @@ func chStaged(t testing.TB, seq int64, ppm int64, ks ...chKey) []byte {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, k := range ks {
-		if _, err := c.Sign(k.signer); err != nil {
-			t.Fatal(err)
-		}
-	}
-	data, err := c.Marshal()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return data
+	return chSignBytes(t, c, ks...)
 }
 
 func TestStagedChannelRoundTrip(t *testing.T) {
