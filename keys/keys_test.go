@@ -247,14 +247,7 @@ func sOf(t *testing.T, sig []byte) *big.Int {
 // cannot be re-encoded as (r, n-s), which crypto/ecdsa and sigstore accept
 // as valid: only the low-S form verifies.
 func TestRejectsMalleableECDSASignature(t *testing.T) {
-	priv, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	signer, err := keys.NewSigner(priv)
-	if err != nil {
-		t.Fatal(err)
-	}
+	priv, signer := p256Signer(t)
 	msg := []byte("the signed message")
 	sig, err := keys.Sign(signer, msg)
 	if err != nil {
@@ -311,14 +304,7 @@ func (h highSSigner) SignMessage(msg io.Reader, _ ...signature.SignOption) ([]by
 // TestSignProducesLowSECDSA checks that every way of signing here makes the
 // low-S form Verify accepts, whichever form crypto/ecdsa or the signer chose.
 func TestSignProducesLowSECDSA(t *testing.T) {
-	priv, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ours, err := keys.NewSigner(priv)
-	if err != nil {
-		t.Fatal(err)
-	}
+	priv, ours := p256Signer(t)
 	ways := map[string]func(msg []byte) ([]byte, error){
 		"keys.Sign with NewSigner": func(msg []byte) ([]byte, error) { return keys.Sign(ours, msg) },
 		"NewSigner's SignMessage":  func(msg []byte) ([]byte, error) { return ours.SignMessage(bytes.NewReader(msg)) },
@@ -578,4 +564,19 @@ func FuzzParsePublic(f *testing.F) {
 			t.Fatalf("re-encoded key does not parse back equal: %v", err)
 		}
 	})
+}
+
+// p256Signer returns a new P-256 key and the signer keys.NewSigner makes
+// of it.
+func p256Signer(t *testing.T) (*ecdsa.PrivateKey, signature.Signer) {
+	t.Helper()
+	priv, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := keys.NewSigner(priv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return priv, s
 }
