@@ -12,3 +12,7 @@ func SetTestHooks(t testing.TB, afterBackup, afterReplace, beforeRestore func() 
 		testHookAfterBackup, testHookAfterReplace, testHookBeforeRestore = nil, nil, nil
 	})
 }
+
+// StoredRolloutID is the rollout id the TrustStore dir holds, drawn and
+// kept there if it holds none.
+func StoredRolloutID(dir string) (string, error) { return store{dir: dir}.rolloutID() }

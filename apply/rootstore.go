@@ -109,7 +109,19 @@ func (s store) saveChannels(m map[string]channelState) error {
 // writeFile replaces dir/name with data atomically: a new temporary file
 // in dir, fsynced, renamed over name, then the directory fsynced. The
 // directory is created with mode 0700 if missing; the file gets mode perm.
-func (s store) writeFile(name string, data []byte, perm os.FileMode) (err error) {
+func (s store) writeFile(name string, data []byte, perm os.FileMode) error {
+	return s.write(name, data, perm, false)
+}
+
+// createFile is writeFile for a file that must not be replaced: of two
+// processes creating it at once, exactly one succeeds and the other gets
+// an error wrapping fs.ErrExist. It links the complete temporary file to
+// name, where link(2) fails if name exists.
+func (s store) createFile(name string, data []byte, perm os.FileMode) error {
+	return s.write(name, data, perm, true)
+}
+
+func (s store) write(name string, data []byte, perm os.FileMode, exclusive bool) (err error) {
 	if err := os.MkdirAll(s.dir, 0o700); err != nil {
 		return err
 	}
@@ -135,6 +147,15 @@ func (s store) writeFile(name string, data []byte, perm os.FileMode) (err error)
 	}
 	if err := f.Close(); err != nil {
 		return err
+	}
+	if exclusive {
+		err := os.Link(f.Name(), filepath.Join(s.dir, name))
+		os.Remove(f.Name())
+		renamed = true // removed: nothing left to clean up
+		if err != nil {
+			return err
+		}
+		return syncDir(s.dir)
 	}
 	if err := os.Rename(f.Name(), filepath.Join(s.dir, name)); err != nil {
 		return err
@@ -164,7 +185,12 @@ func (s store) rolloutID() (string, error) {
 	var b [16]byte
 	rand.Read(b[:]) // never fails (crypto/rand)
 	id := hex.EncodeToString(b[:])
-	if err := s.writeFile(storeRolloutFile, []byte(id+"\n"), 0o600); err != nil {
+	err = s.createFile(storeRolloutFile, []byte(id+"\n"), 0o600)
+	if errors.Is(err, fs.ErrExist) {
+		// Another process drew one first: that is this client's id.
+		return s.rolloutID()
+	}
+	if err != nil {
 		return "", fmt.Errorf("apply: keeping a new rollout id in the TrustStore: %w", err)
 	}
 	return id, nil
