@@ -172,10 +172,20 @@ func Fingerprint(pub crypto.PublicKey) ([32]byte, error) {
 // NewSigner wraps a private key as a sigstore signature.Signer using the
 // scheme of its type: pure Ed25519, or ECDSA P-256 over SHA-256. Its ECDSA
 // signatures are low-S, the only form Verify accepts.
+//
+// priv is either a key in memory (ed25519.PrivateKey, *ecdsa.PrivateKey) or
+// any other crypto.Signer, such as a key in a KMS, whose Public must then be
+// the key it signs with: Sign checks every signature against it.
 func NewSigner(priv crypto.Signer) (signature.Signer, error) {
-	t, err := TypeOf(priv.Public())
+	pub := priv.Public()
+	t, err := TypeOf(pub)
 	if err != nil {
 		return nil, err
+	}
+	switch priv.(type) {
+	case ed25519.PrivateKey, *ecdsa.PrivateKey:
+	default:
+		return externalSigner{s: priv, pub: pub, t: t}, nil
 	}
 	s, err := signature.LoadSigner(priv, crypto.SHA256)
 	if err != nil {
@@ -213,7 +223,10 @@ func NewVerifier(pub crypto.PublicKey) (signature.Verifier, error) {
 }
 
 // Sign signs msg with s. An ECDSA signature is returned in its low-S form,
-// whatever signer made it (NewSigner's, a hardware or KMS signer).
+// whatever signer made it (NewSigner's, a hardware or KMS signer), and every
+// signature is checked against s's public key before it is returned: a
+// signer that signs with another key than it claims, or returns a damaged
+// signature, fails here instead of in a client.
 func Sign(s signature.Signer, msg []byte) ([]byte, error) {
 	pub, err := s.PublicKey()
 	if err != nil {
@@ -228,7 +241,12 @@ func Sign(s signature.Signer, msg []byte) ([]byte, error) {
 		return nil, fmt.Errorf("keys: signing: %w", err)
 	}
 	if t == ECDSAP256 {
-		return lowS(sig)
+		if sig, err = lowS(sig); err != nil {
+			return nil, err
+		}
+	}
+	if err := Verify(pub, msg, sig); err != nil {
+		return nil, fmt.Errorf("keys: signing: the signer's signature does not verify against its public key: %w", err)
 	}
 	return sig, nil
 }
