@@ -2,18 +2,22 @@
 # emulators.sh install|start|stop|status|env
 #
 # Installs (when missing) and runs the three cloud object store emulators that
-# the blob store tests use, on 127.0.0.1 only:
+# the blob store tests use, and the AWS KMS emulator that the KMS signing tests
+# use, on 127.0.0.1 only:
 #   S3     versitygw (posix backend on a temporary directory), fixed test keys
 #   GCS    fake-gcs-server (in memory), reached through STORAGE_EMULATOR_HOST
 #   Azure  Azurite, blob service only, in memory, telemetry disabled
-# Each gets one empty bucket (container) named safeupdate-test.
+#   KMS    local-kms (data on a temporary directory), plain HTTP, any
+#          credentials; served by scripts/kms-emulator, which binds it to
+#          127.0.0.1 (local-kms's own main listens on every interface)
+# Each bucket emulator gets one empty bucket (container) named safeupdate-test.
 #
 #   install install what is missing (all three side by side), start nothing
 #   start   install what is missing, start what is not running, wait until each
 #           answers HTTP (bounded), create the buckets; idempotent. On
 #           failure it prints the emulator's log; run stop to clean up.
 #   stop    stop the emulators this script started and remove their temp dir
-#   status  one line per emulator; exit 0 only when all three run
+#   status  one line per emulator; exit 0 only when all four run
 #   env     print the export lines the tests read: eval "$(scripts/emulators.sh env)"
 #
 # Needs Go, node and npm. Binaries and node modules are cached under
@@ -21,7 +25,8 @@
 # so later runs skip the install. Runtime state, data and logs live under
 # SAFEUPDATE_EMU_STATE (default ${TMPDIR:-/tmp}/safeupdate-emulators.UID).
 # Ports: SAFEUPDATE_EMU_S3_PORT (7070), SAFEUPDATE_EMU_GCS_PORT (4443),
-# SAFEUPDATE_EMU_AZURE_PORT (10000). SAFEUPDATE_EMU_WAIT bounds the wait for
+# SAFEUPDATE_EMU_AZURE_PORT (10000), SAFEUPDATE_EMU_KMS_PORT (4599).
+# SAFEUPDATE_EMU_WAIT bounds the wait for
 # each emulator to answer (60 seconds).
 set -euo pipefail
 
@@ -30,12 +35,17 @@ FAKE_GCS_VERSION=v1.56.1
 # 3.36 and later need node >= 21; 3.35.0 declares node >= 10 and is run on
 # node 20 here (Debian 12's own nodejs is 18: not tried).
 AZURITE_VERSION=3.35.0
+# The version is pinned in scripts/kms-emulator/go.mod; this names it for the
+# install stamp and the messages.
+LOCAL_KMS_VERSION=v0.0.0-20260228092603-2a5e92d09ab6
+KMS_EMU_SRC=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/kms-emulator
 
 CACHE=${SAFEUPDATE_EMU_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/safeupdate-emulators}
 STATE=${SAFEUPDATE_EMU_STATE:-${TMPDIR:-/tmp}/safeupdate-emulators.$(id -u)}
 S3_PORT=${SAFEUPDATE_EMU_S3_PORT:-7070}
 GCS_PORT=${SAFEUPDATE_EMU_GCS_PORT:-4443}
 AZURE_PORT=${SAFEUPDATE_EMU_AZURE_PORT:-10000}
+KMS_PORT=${SAFEUPDATE_EMU_KMS_PORT:-4599}
 WAIT_SECONDS=${SAFEUPDATE_EMU_WAIT:-60}
 
 BUCKET=safeupdate-test
@@ -46,7 +56,7 @@ S3_REGION=us-east-1
 AZ_ACCOUNT=devstoreaccount1
 AZ_KEY='Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=='
 
-EMULATORS=(s3 gcs azure)
+EMULATORS=(s3 gcs azure kms)
 
 say() { printf 'emulators: %s\n' "$*" >&2; }
 die() {
@@ -59,6 +69,7 @@ port_of() {
 	s3) echo "$S3_PORT" ;;
 	gcs) echo "$GCS_PORT" ;;
 	azure) echo "$AZURE_PORT" ;;
+	kms) echo "$KMS_PORT" ;;
 	esac
 }
 
@@ -81,6 +92,25 @@ go_install() { # name module version
 		die "go install $2@$3 failed"
 	echo "$3" >"$stamp"
 	say "installed $1 in $((SECONDS - t0))s"
+}
+
+# local-kms is built from scripts/kms-emulator, a module of its own that
+# requires it: the stamp is the version and the wrapper's source, so an edit
+# of either rebuilds it.
+kms_build() {
+	local bin=$CACHE/bin/kms-emulator stamp=$CACHE/bin/.kms-emulator.version want
+	want="$LOCAL_KMS_VERSION $(cat "$KMS_EMU_SRC/main.go" "$KMS_EMU_SRC/go.mod" "$KMS_EMU_SRC/go.sum" | cksum)"
+	if [ -x "$bin" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$want" ]; then
+		return
+	fi
+	command -v go >/dev/null || die "go is not on PATH: it is needed to build local-kms"
+	say "installing local-kms $LOCAL_KMS_VERSION (go build scripts/kms-emulator)"
+	local t0=$SECONDS
+	mkdir -p "$CACHE/bin"
+	(cd "$KMS_EMU_SRC" && GOFLAGS='-mod=readonly' CGO_ENABLED=0 go build -trimpath -gcflags='all=-N -l' -ldflags='-s -w' -o "$bin" .) ||
+		die "building local-kms (scripts/kms-emulator) failed"
+	echo "$want" >"$stamp"
+	say "installed local-kms in $((SECONDS - t0))s"
 }
 
 azurite_installed() {
@@ -114,6 +144,8 @@ install_all() {
 	go_install versitygw github.com/versity/versitygw/cmd/versitygw "$VERSITYGW_VERSION" &
 	pids+=($!)
 	go_install fake-gcs-server github.com/fsouza/fake-gcs-server "$FAKE_GCS_VERSION" &
+	pids+=($!)
+	kms_build &
 	pids+=($!)
 	for pid in "${pids[@]}"; do
 		wait "$pid" || rc=1
@@ -247,11 +279,18 @@ start() {
 		--inMemoryPersistence --extentMemoryLimit 2048 \
 		--disableTelemetry --skipApiVersionCheck --loose
 
+	# The KMS's keys live in its own directory, removed by stop.
+	mkdir -p "$STATE/kms"
+	launch kms "kms-emulator" env KMS_ADDR="127.0.0.1:$KMS_PORT" KMS_REGION="$S3_REGION" \
+		KMS_DATA_PATH="$STATE/kms" "$CACHE/bin/kms-emulator"
+
 	wait_ready s3 /
 	wait_ready gcs /storage/v1/b
 	wait_ready azure "/$AZ_ACCOUNT?comp=list"
+	# local-kms answers any GET with 405: that is ready.
+	wait_ready kms /
 	azure_create_container
-	say "S3 :$S3_PORT, GCS :$GCS_PORT, Azure :$AZURE_PORT ready in $((SECONDS - t0))s (logs in $STATE/logs)"
+	say "S3 :$S3_PORT, GCS :$GCS_PORT, Azure :$AZURE_PORT, KMS :$KMS_PORT ready in $((SECONDS - t0))s (logs in $STATE/logs)"
 }
 
 stop() {
@@ -311,6 +350,7 @@ export AZURE_STORAGE_CONNECTION_STRING='DefaultEndpointsProtocol=http;AccountNam
 export AZURE_STORAGE_IS_LOCAL_EMULATOR='true'
 export AZURE_STORAGE_DOMAIN='127.0.0.1:$AZURE_PORT'
 export AZURE_STORAGE_PROTOCOL='http'
+export SAFEUPDATE_TEST_KMS='http://127.0.0.1:$KMS_PORT'
 EOF
 }
 

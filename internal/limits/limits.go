@@ -50,6 +50,11 @@ const (
 	// a channel), which is small and must never take long.
 	RequestTimeout = 60 * time.Second
 
+	// KMSRequest bounds one call of the publisher's tool to a key management
+	// service (read a public key, sign one digest, create a key), the SDK's
+	// retries included: a KMS that stops answering must not hang a CI job.
+	KMSRequest = 2 * time.Minute
+
 	// ZstdWindow is the largest zstd window (history) a payload may need,
 	// and the one publishers write: what zstd levels up to 19 use without
 	// --long. A decoder's memory is about twice this whatever the payload's
