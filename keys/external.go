@@ -41,7 +41,7 @@ func (e externalSigner) SignMessage(msg io.Reader, _ ...signature.SignOption) ([
 		}
 	}
 	if err != nil {
-		return nil, fmt.Errorf("keys: signing: %w", err)
+		return nil, err // keys.Sign says "keys: signing"
 	}
 	return sig, nil
 }
