@@ -309,10 +309,10 @@ func resolvePlatform(bin io.ReaderAt, cfg AddConfig) (goos, goarch string, undet
 func signWith(r *release.Release, k crypto.Signer) error {
 	s, err := keys.NewSigner(k)
 	if err != nil {
-		return errors.New(trimPrefix(err))
+		return trimmed(err)
 	}
 	if _, err := r.Sign(s); err != nil {
-		return errors.New(trimPrefix(err))
+		return trimmed(err)
 	}
 	return nil
 }

@@ -99,6 +99,13 @@ type kindError struct {
 func (e *kindError) Error() string   { return e.err.Error() }
 func (e *kindError) Unwrap() []error { return []error{e.kind, e.err} }
 
+// trimmed is err with trimPrefix's message that still matches err's chain
+// with errors.Is and errors.As: a signer's error (a KMS's sentinel) stays
+// visible to the caller.
+func trimmed(err error) error {
+	return &kindError{kind: err, err: errors.New(trimPrefix(err))}
+}
+
 // errorf formats like fmt.Errorf (with %w) and adds kind for errors.Is.
 func errorf(kind error, format string, args ...any) error {
 	return &kindError{kind: kind, err: fmt.Errorf(format, args...)}

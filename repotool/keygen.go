@@ -103,17 +103,22 @@ func Keygen(cfg KeygenConfig) (*KeygenResult, error) {
 
 // writeNew creates path exclusively with exactly mode perm, writes data and
 // syncs it; on failure the file is removed.
-func writeNew(path string, data []byte, perm fs.FileMode) (err error) {
+func writeNew(path string, data []byte, perm fs.FileMode) error {
+	return writeNewFor("keygen", path, data, perm)
+}
+
+// writeNewFor is writeNew for the command op, named in its errors.
+func writeNewFor(op, path string, data []byte, perm fs.FileMode) (err error) {
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, perm)
 	if err != nil {
 		if errors.Is(err, fs.ErrExist) {
-			return errorf(ErrExists, "repotool: keygen: %s already exists; refusing to overwrite it", path)
+			return errorf(ErrExists, "repotool: %s: %s already exists; refusing to overwrite it", op, path)
 		}
-		return fmt.Errorf("repotool: keygen: %w", err)
+		return fmt.Errorf("repotool: %s: %w", op, err)
 	}
 	defer func() {
 		if cerr := f.Close(); err == nil && cerr != nil {
-			err = fmt.Errorf("repotool: keygen: %w", cerr)
+			err = fmt.Errorf("repotool: %s: %w", op, cerr)
 		}
 		if err != nil {
 			os.Remove(path)
@@ -121,13 +126,13 @@ func writeNew(path string, data []byte, perm fs.FileMode) (err error) {
 	}()
 	// The umask may have narrowed perm; the modes are part of the contract.
 	if err := f.Chmod(perm); err != nil {
-		return fmt.Errorf("repotool: keygen: %w", err)
+		return fmt.Errorf("repotool: %s: %w", op, err)
 	}
 	if _, err := f.Write(data); err != nil {
-		return fmt.Errorf("repotool: keygen: %w", err)
+		return fmt.Errorf("repotool: %s: %w", op, err)
 	}
 	if err := f.Sync(); err != nil {
-		return fmt.Errorf("repotool: keygen: %w", err)
+		return fmt.Errorf("repotool: %s: %w", op, err)
 	}
 	return nil
 }

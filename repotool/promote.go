@@ -231,7 +231,7 @@ func Promote(ctx context.Context, cfg PromoteConfig) (*PromoteResult, error) {
 			return fail("%s", trimPrefix(err))
 		}
 		if _, err := ch.Sign(s); err != nil {
-			return fail("%s", trimChannel(err))
+			return fail("%w", &kindError{kind: err, err: errors.New(trimChannel(err))})
 		}
 	}
 	out, err := ch.Marshal()

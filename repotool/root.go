@@ -276,7 +276,7 @@ func dryRun(op string, prev *trust.Root, d *trust.RootDraft, signers []crypto.Si
 // created only if absent, so of two concurrent rotations one fails.
 func finishRoot(ctx context.Context, op string, s *repoStore, p *pin, prev *trust.Root, d *trust.RootDraft, signers []crypto.Signer, draftTok string) (*RootResult, error) {
 	fail := func(err error) (*RootResult, error) {
-		return nil, fmt.Errorf("repotool: %s: %s", op, trimPrefix(err))
+		return nil, fmt.Errorf("repotool: %s: %w", op, trimmed(err))
 	}
 	if err := checkSigners(op, signers, prev, d.Root.Keys); err != nil {
 		return nil, err

@@ -230,15 +230,15 @@ func (res *SignResult) sign(ks []crypto.Signer) error {
 	for _, k := range ks {
 		signer, err := keys.NewSigner(k)
 		if err != nil {
-			return fmt.Errorf("repotool: sign: %s", trimPrefix(err))
+			return fmt.Errorf("repotool: sign: %w", trimmed(err))
 		}
 		id, err := keys.ID(k.Public())
 		if err != nil {
-			return fmt.Errorf("repotool: sign: %s", trimPrefix(err))
+			return fmt.Errorf("repotool: sign: %w", trimmed(err))
 		}
 		added, err := res.Release.Sign(signer)
 		if err != nil {
-			return fmt.Errorf("repotool: sign: %s", trimPrefix(err))
+			return fmt.Errorf("repotool: sign: %w", trimmed(err))
 		}
 		if added {
 			res.Added = append(res.Added, id)

@@ -38,7 +38,7 @@ that opted out of signatures accept.`,
 		fs.String("name", "", "binary `NAME` in the release (default: BINARY's base name)")
 		fs.String("compress", "bzip2", "payload compression `KIND`: bzip2 (read by every client) or zstd")
 		fs.Bool("sign", false, "sign the release with each --key")
-		fs.StringArray("key", nil, "private `KEY` file to sign with (repeatable)")
+		fs.StringArray("key", nil, "`KEY` to sign with: a private key file or a KMS key URI (repeatable)")
 		fs.String("passphrase-file", "", "read the passphrase of encrypted keys from `FILE`")
 		fs.Bool("force", false, "replace an existing release")
 	},
@@ -75,11 +75,11 @@ func runAdd(c *cli, args []string) error {
 	case !sign && len(keyFiles) > 0:
 		return usagef("--key given without --sign")
 	}
-	if cfg.Keys, err = c.loadKeys(keyFiles, passFile); err != nil {
-		return err
-	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	if cfg.Keys, err = c.loadKeys(ctx, keyFiles, passFile); err != nil {
+		return err
+	}
 	res, err := repotool.Add(ctx, cfg)
 	if err != nil {
 		return err
@@ -99,13 +99,15 @@ func runAdd(c *cli, args []string) error {
 	return nil
 }
 
-// loadKeys reads private keys, asking for a passphrase only for encrypted
-// ones.
-func (c *cli) loadKeys(files []string, passFile string) ([]crypto.Signer, error) {
+// loadKeys resolves each --key (a private key file or a KMS key URI, see
+// repotool.LoadSigner), asking for a passphrase only for encrypted files.
+// A KMS key is reached now, so a key that cannot sign fails before any
+// work; ctx bounds its later signing requests.
+func (c *cli) loadKeys(ctx context.Context, files []string, passFile string) ([]crypto.Signer, error) {
 	var signers []crypto.Signer
 	seen := make(map[string]string)
 	for _, f := range files {
-		k, err := repotool.LoadPrivateKey(f, c.passphrase(passFile, f, false))
+		k, err := repotool.LoadSigner(ctx, f, c.passphrase(passFile, f, false))
 		if err != nil {
 			return nil, err
 		}

@@ -5,6 +5,7 @@ import (
 	"runtime"
 
 	"github.com/safeupdate/safeupdate/blobrepo"
+	"github.com/safeupdate/safeupdate/internal/kms"
 	"github.com/safeupdate/safeupdate/keys"
 	"github.com/safeupdate/safeupdate/repotool"
 	"github.com/safeupdate/safeupdate/trust"
@@ -33,6 +34,24 @@ func hintFor(cmd string, err error) string {
 		return "decrypt it with 'openssl pkey -in KEY -out PLAIN', then protect it again with age"
 	case errors.Is(err, keys.ErrUnsupportedKey), errors.Is(err, keys.ErrNotPEM):
 		return "keys must be ed25519 or ECDSA P-256, as made by 'repotool keygen' or openssl"
+	case errors.Is(err, kms.ErrUnreachable):
+		return "check the network path to the KMS and its endpoint; nothing was signed or written"
+	case errors.Is(err, kms.ErrNotFound) && cmd == "keygen":
+		return "check the key reference"
+	case errors.Is(err, kms.ErrNotFound):
+		return "check the key reference; make a key with 'repotool keygen --kms URI --out PREFIX'"
+	case errors.Is(err, kms.ErrDisabled):
+		return "enable the key in the KMS, or sign with another key"
+	case errors.Is(err, kms.ErrKeyState):
+		return "a key scheduled for deletion cannot sign: cancel the deletion in the KMS, or rotate the key out of the root"
+	case errors.Is(err, kms.ErrKeyUsage), errors.Is(err, kms.ErrKeyType):
+		return "release keys are ECDSA P-256 (or Ed25519) signing keys: make one with 'repotool keygen --kms URI --out PREFIX'"
+	case errors.Is(err, kms.ErrPermission):
+		return "the credentials need kms:GetPublicKey and kms:Sign (or the service's equivalents) on this key"
+	case errors.Is(err, kms.ErrExists):
+		return "write the existing key's public key with 'repotool pubkey --key URI --out FILE', or choose another name"
+	case errors.Is(err, kms.ErrBadRef):
+		return "KMS keys are awskms://[ENDPOINT]/KEY, gcpkms://projects/..., azurekms://VAULT.vault.azure.net/KEY or hashivault://KEY"
 	case errors.As(err, &pe):
 		return "omit --os and --arch to use the platform the binary was built for"
 	case errors.Is(err, repotool.ErrExists) && cmd == "add":

@@ -45,7 +45,7 @@ pauses; halt by promoting the previous version. A partial rollout is a
 		fs.Bool("refresh", false, "re-sign the channel unchanged, with a new expiry")
 		fs.String("rollout", "", "offer the version to `PERCENT` of clients (0 to 100, such as 5 or 0.5; default 100)")
 		fs.Duration("expires", 168*time.Hour, "the channel expires after `DURATION`")
-		fs.StringArray("key", nil, "private `KEY` file of a channel key (required, repeatable)")
+		fs.StringArray("key", nil, "a channel `KEY`: a private key file or a KMS key URI (required, repeatable)")
 		fs.String("passphrase-file", "", "read the passphrase of encrypted keys from `FILE`")
 		fs.String("pin", "", "the publisher's pin `DIR`, the local trust the repository is checked against (default: one per repository in the user's config directory)")
 	},
@@ -81,11 +81,11 @@ func runPromote(c *cli, args []string) error {
 	if cfg.Expires, err = expiresFlag(fs); err != nil {
 		return err
 	}
-	if cfg.Keys, err = c.loadKeys(keyFiles, passFile); err != nil {
-		return err
-	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	if cfg.Keys, err = c.loadKeys(ctx, keyFiles, passFile); err != nil {
+		return err
+	}
 	res, err := repotool.Promote(ctx, cfg)
 	if err != nil {
 		return err

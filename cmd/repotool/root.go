@@ -44,7 +44,7 @@ their signatures with 'repotool sign-root'. An existing root is never replaced.`
 		fs.StringArray("channel-key", nil, "public `KEY` file of a channel-signing key (repeatable; default: the release keys)")
 		fs.Int("channel-threshold", 1, "`N` channel keys must sign each channel file")
 		fs.Duration("expires", 8760*time.Hour, "the root expires after `DURATION`")
-		fs.StringArray("sign", nil, "private `KEY` file of a root key to sign with (required, repeatable)")
+		fs.StringArray("sign", nil, "a root `KEY` to sign with: a private key file or a KMS key URI (required, repeatable)")
 		fs.String("passphrase-file", "", "read the passphrase of encrypted keys from `FILE`")
 		fs.String("pin", "", "the publisher's pin `DIR`, the local trust the repository is checked against (default: one per repository in the user's config directory)")
 	},
@@ -106,11 +106,11 @@ func runInit(c *cli, args []string) error {
 	if len(channelFiles) == 0 {
 		cfg.ChannelThreshold = 0
 	}
-	if cfg.Keys, err = c.loadKeys(signFiles, passFile); err != nil {
-		return err
-	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	if cfg.Keys, err = c.loadKeys(ctx, signFiles, passFile); err != nil {
+		return err
+	}
 	res, err := repotool.Init(ctx, cfg)
 	if err != nil {
 		return err
@@ -134,7 +134,7 @@ the draft is removed. Each signer can run it in turn on their own machine.`,
 	example: `  repotool sign-root --repo repo --key keys/root2.key`,
 	flags: func(fs *pflag.FlagSet) {
 		fs.String("repo", "", "repository `DIR` or bucket URL (required)")
-		fs.StringArray("key", nil, "private `KEY` file of a root key (required, repeatable)")
+		fs.StringArray("key", nil, "a root `KEY`: a private key file or a KMS key URI (required, repeatable)")
 		fs.String("passphrase-file", "", "read the passphrase of encrypted keys from `FILE`")
 		fs.String("pin", "", "the publisher's pin `DIR`, the local trust the repository is checked against (default: one per repository in the user's config directory)")
 		fs.Bool("dry-run", false, "show what the draft changes and who must sign; sign and write nothing")
@@ -160,11 +160,11 @@ func runSignRoot(c *cli, args []string) error {
 	if len(keyFiles) == 0 {
 		return usagef("missing --key")
 	}
-	if cfg.Keys, err = c.loadKeys(keyFiles, passFile); err != nil {
-		return err
-	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	if cfg.Keys, err = c.loadKeys(ctx, keyFiles, passFile); err != nil {
+		return err
+	}
 	res, err := repotool.SignRoot(ctx, cfg)
 	if err != nil {
 		return err

@@ -44,7 +44,7 @@ root refuse releases only it signed. Flags that add or remove are repeatable.`,
 		fs.Int("root-threshold", 0, "`N` root keys must sign each root (default: unchanged)")
 		fs.Int("channel-threshold", 0, "`N` channel keys must sign each channel file (default: unchanged)")
 		fs.Duration("expires", 8760*time.Hour, "the new root expires after `DURATION`")
-		fs.StringArray("sign", nil, "private `KEY` file of a root key to sign with (required, repeatable)")
+		fs.StringArray("sign", nil, "a root `KEY` to sign with: a private key file or a KMS key URI (required, repeatable)")
 		fs.String("passphrase-file", "", "read the passphrase of encrypted keys from `FILE`")
 		fs.String("pin", "", "the publisher's pin `DIR`, the local trust the repository is checked against (default: one per repository in the user's config directory)")
 		fs.Bool("dry-run", false, "show the changes and who must sign; sign and write nothing")
@@ -100,11 +100,11 @@ func runRotate(c *cli, args []string) error {
 	if len(signFiles) == 0 {
 		return usagef("missing --sign")
 	}
-	if cfg.Keys, err = c.loadKeys(signFiles, passFile); err != nil {
-		return err
-	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	if cfg.Keys, err = c.loadKeys(ctx, signFiles, passFile); err != nil {
+		return err
+	}
 	res, err := repotool.Rotate(ctx, cfg)
 	if err != nil {
 		return err

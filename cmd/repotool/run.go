@@ -31,6 +31,7 @@ type command struct {
 // commands lists every command, in the order the help shows them.
 var commands = []*command{
 	keygenCommand,
+	pubkeyCommand,
 	addCommand,
 	signCommand,
 	verifyCommand,

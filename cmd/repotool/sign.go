@@ -44,7 +44,7 @@ meanwhile, so two signers at once never lose a signature (one fails and runs aga
 		fs.String("arch", "", "release `ARCH` (required)")
 		fs.String("pin", "", "the publisher's pin `DIR`: the release must carry a valid signature by a release key of the root reached from it (default without --binary: one per repository in the user's config directory)")
 		fs.String("binary", "", "the release's binary as you hold it, `FILE`: its sha256 and size must be the release's")
-		fs.StringArray("key", nil, "private `KEY` file to sign with (required, repeatable)")
+		fs.StringArray("key", nil, "`KEY` to sign with: a private key file or a KMS key URI (required, repeatable)")
 		fs.String("passphrase-file", "", "read the passphrase of encrypted keys from `FILE`")
 		fs.Bool("dry-run", false, "check and show what would be signed; sign and write nothing")
 	},
@@ -74,11 +74,11 @@ func runSign(c *cli, args []string) error {
 			return usagef("missing --pin or --binary, and no default pin: %s", strings.TrimPrefix(err.Error(), "repotool: "))
 		}
 	}
-	if cfg.Keys, err = c.loadKeys(keyFiles, passFile); err != nil {
-		return err
-	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	if cfg.Keys, err = c.loadKeys(ctx, keyFiles, passFile); err != nil {
+		return err
+	}
 	res, err := repotool.Sign(ctx, cfg)
 	if err != nil {
 		return err
