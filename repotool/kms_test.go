@@ -222,10 +222,10 @@ func TestRejectsKMSKeyNotInRoot(t *testing.T) {
 	}
 }
 
-// TestKMSStoppedMidRunWritesNothing opens two KMS keys, loses the KMS (as
+// TestSurvivesKMSStoppedMidRun opens two KMS keys, loses the KMS (as
 // when the emulator stops) and adds a release signed by both: it fails,
 // names the cause, and leaves no release and no temporary file.
-func TestKMSStoppedMidRunWritesNothing(t *testing.T) {
+func TestSurvivesKMSStoppedMidRun(t *testing.T) {
 	f := kmstest.Start(t)
 	a, _ := kmsKey(t, f)
 	b, _ := kmsKey(t, f)

@@ -26,11 +26,11 @@ func sOf(t *testing.T, sig []byte) *big.Int {
 	return rs.S
 }
 
-// TestAWSKMSSignaturesAreLowSAndVerify creates a key in the emulator, signs
+// TestKMSSignaturesAreLowSAndVerify creates a key in the emulator, signs
 // until the service has returned both a high-S and a low-S signature, and
 // checks that every signature keys.Sign hands out is low-S and verifies
 // with the public key, as a file key's would.
-func TestAWSKMSSignaturesAreLowSAndVerify(t *testing.T) {
+func TestKMSSignaturesAreLowSAndVerify(t *testing.T) {
 	f := kmstest.Start(t)
 	ctx := context.Background()
 	ref := f.Ref(kmstest.Alias(t))
@@ -97,10 +97,10 @@ func TestCreateRefusesExistingKey(t *testing.T) {
 	}
 }
 
-// TestAWSKMSKeyFaults opens keys that cannot sign, each against the
+// TestRejectsUnusableKMSKeys opens keys that cannot sign, each against the
 // emulator, and checks the error says what is wrong, naming the provider
 // and the key.
-func TestAWSKMSKeyFaults(t *testing.T) {
+func TestRejectsUnusableKMSKeys(t *testing.T) {
 	f := kmstest.Start(t)
 	ctx := context.Background()
 	cases := []struct {
@@ -137,9 +137,9 @@ func TestAWSKMSKeyFaults(t *testing.T) {
 	}
 }
 
-// TestAWSKMSUnreachable checks the errors when the KMS cannot be reached:
+// TestSurvivesKMSUnreachable checks the errors when the KMS cannot be reached:
 // before Open, and after it (the service stopped mid-run), when signing.
-func TestAWSKMSUnreachable(t *testing.T) {
+func TestSurvivesKMSUnreachable(t *testing.T) {
 	ctx := context.Background()
 	t.Run("before open", func(t *testing.T) {
 		f := kmstest.Start(t)
