@@ -69,17 +69,38 @@ func installFrom(t *testing.T, repo string, opts ...apply.Option) ([]byte, error
 // pinned installs the release; openssl verifies the signature too.
 func TestKMSKeySignsReleaseClientInstalls(t *testing.T) {
 	f := kmstest.Start(t)
-	signer, pubPath := kmsKey(t, f)
+	ref := f.Ref(kmstest.Alias(t))
+	kg, err := KeygenKMS(t.Context(), KMSKeygenConfig{Key: ref, Out: filepath.Join(t.TempDir(), "release")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pubPath := kg.PublicPath
 	dir := t.TempDir()
 	bin := filepath.Join(dir, "app")
 	writeELF(t, bin, elf.EM_X86_64, 20000)
 	repo := filepath.Join(dir, "repo")
-	signs := f.Calls("Sign")
+
+	// What CI does: open the key, add and sign. It needs these three
+	// operations only, which is the policy the README gives the CI role.
+	before := f.Ops()
+	signer, err := LoadSigner(t.Context(), ref, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
 	if _, err := Add(t.Context(), AddConfig{Repo: repo, Binary: bin, Version: "1.0.0", Keys: []crypto.Signer{signer}}); err != nil {
 		t.Fatal(err)
 	}
-	if f.Calls("Sign") != signs+1 {
-		t.Fatalf("%d Sign requests for one signature", f.Calls("Sign")-signs)
+	for op, n := range f.Ops() {
+		if n == before[op] {
+			continue
+		}
+		t.Logf("%s: %d", op, n-before[op])
+		if !slices.Contains([]string{"GetPublicKey", "DescribeKey", "Sign"}, op) {
+			t.Errorf("signing a release needed %s: the README's policy does not allow it", op)
+		}
+	}
+	if n := f.Calls("Sign") - before["Sign"]; n != 1 {
+		t.Fatalf("%d Sign requests for one signature", n)
 	}
 	pemData, err := os.ReadFile(pubPath)
 	if err != nil {

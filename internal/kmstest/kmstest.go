@@ -139,6 +139,17 @@ func (f *Front) Calls(op string) int {
 	return f.calls[op]
 }
 
+// Ops returns how many requests of each operation went through the front.
+func (f *Front) Ops() map[string]int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	out := make(map[string]int, len(f.calls))
+	for op, n := range f.calls {
+		out[op] = n
+	}
+	return out
+}
+
 // Signatures returns the signatures the emulator returned so far, before
 // any normalisation by the code under test.
 func (f *Front) Signatures() [][]byte {
