@@ -137,6 +137,39 @@ func TestRejectsUnusableKMSKeys(t *testing.T) {
 	}
 }
 
+// TestRejectsKMSKeyWithoutPermission checks the errors when the
+// credentials may not read the public key, or may read it and not sign:
+// AWS KMS's AccessDeniedException, answered by the front since local-kms
+// checks no permissions.
+func TestRejectsKMSKeyWithoutPermission(t *testing.T) {
+	ctx := context.Background()
+	f := kmstest.Start(t)
+	ref := f.Ref(kmstest.Alias(t))
+	if _, err := Create(ctx, ref, keys.ECDSAP256); err != nil {
+		t.Fatal(err)
+	}
+	s, err := Open(ctx, ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	signer, err := keys.NewSigner(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.Deny("Sign")
+	sig, err := keys.Sign(signer, []byte("release"))
+	if !errors.Is(err, ErrPermission) || sig != nil {
+		t.Fatalf("Sign without kms:Sign = %x, %v; want ErrPermission", sig, err)
+	}
+	checkNames(t, err, "AWS KMS", ref)
+	f.Deny("GetPublicKey")
+	_, err = Open(ctx, ref)
+	if !errors.Is(err, ErrPermission) {
+		t.Fatalf("Open without kms:GetPublicKey: %v, want ErrPermission", err)
+	}
+	checkNames(t, err, "AWS KMS", ref)
+}
+
 // TestSurvivesKMSUnreachable checks the errors when the KMS cannot be reached:
 // before Open, and after it (the service stopped mid-run), when signing.
 func TestSurvivesKMSUnreachable(t *testing.T) {

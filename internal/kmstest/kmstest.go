@@ -42,9 +42,10 @@ type Front struct {
 	srv      *httptest.Server
 	t        testing.TB
 
-	mu    sync.Mutex
-	calls map[string]int // requests by operation (X-Amz-Target without the service)
-	sigs  [][]byte       // signatures of Sign responses, as the emulator made them
+	mu     sync.Mutex
+	calls  map[string]int  // requests by operation (X-Amz-Target without the service)
+	sigs   [][]byte        // signatures of Sign responses, as the emulator made them
+	denied map[string]bool // operations answered with AccessDeniedException
 }
 
 // Start returns a TLS front of the emulator and sets the AWS SDK's
@@ -68,13 +69,22 @@ func Start(t testing.TB) *Front {
 	if err != nil || u.Scheme != "http" || !strings.HasPrefix(u.Host, "127.0.0.1:") {
 		t.Fatalf("kmstest: %s=%q: want http://127.0.0.1:PORT", Env, raw)
 	}
-	f := &Front{emulator: raw, t: t, calls: make(map[string]int)}
+	f := &Front{emulator: raw, t: t, calls: make(map[string]int), denied: make(map[string]bool)}
 	proxy := httputil.NewSingleHostReverseProxy(u)
 	proxy.ModifyResponse = f.record
 	f.srv = httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		f.mu.Lock()
-		f.calls[operation(r)]++
+		op := operation(r)
+		f.calls[op]++
+		denied := f.denied[op]
 		f.mu.Unlock()
+		if denied {
+			// AWS KMS's answer to a caller whose policy lacks kms:OP.
+			w.Header().Set("Content-Type", "application/x-amz-json-1.1")
+			w.WriteHeader(http.StatusBadRequest)
+			fmt.Fprintf(w, `{"__type":"AccessDeniedException","message":"User: arn:aws:sts::111122223333:assumed-role/ci/job is not authorized to perform: kms:%s on this resource"}`, op)
+			return
+		}
 		proxy.ServeHTTP(w, r)
 	}))
 	t.Cleanup(f.srv.Close)
@@ -156,6 +166,15 @@ func (f *Front) Signatures() [][]byte {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return append([][]byte(nil), f.sigs...)
+}
+
+// Deny makes the front answer operation op ("Sign", "GetPublicKey") as AWS
+// KMS answers a caller whose policy does not allow it, which local-kms
+// cannot emulate (it checks no permissions).
+func (f *Front) Deny(op string) {
+	f.mu.Lock()
+	f.denied[op] = true
+	f.mu.Unlock()
 }
 
 // Stop closes the front: from then on the KMS is unreachable, as if the
