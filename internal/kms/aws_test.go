@@ -211,6 +211,29 @@ func TestSurvivesKMSUnreachable(t *testing.T) {
 	})
 }
 
+// TestRejectsUnverifiedTLSToKMS checks that the setting with which
+// sigstore's AWS provider skips TLS verification is refused: a machine on
+// the path could otherwise hand out its own public key, and sign.
+func TestRejectsUnverifiedTLSToKMS(t *testing.T) {
+	f := kmstest.Start(t)
+	t.Setenv("AWS_TLS_INSECURE_SKIP_VERIFY", "1")
+	ref := f.Ref(kmstest.Alias(t))
+	before := f.Ops()
+	_, err := Open(context.Background(), ref)
+	if !errors.Is(err, ErrInsecure) {
+		t.Fatalf("Open: %v, want ErrInsecure", err)
+	}
+	checkNames(t, err, "AWS KMS", ref)
+	if _, err := Create(context.Background(), ref, keys.ECDSAP256); !errors.Is(err, ErrInsecure) {
+		t.Fatalf("Create: %v, want ErrInsecure", err)
+	}
+	for op, n := range f.Ops() {
+		if n != before[op] {
+			t.Errorf("%d %s requests were sent", n-before[op], op)
+		}
+	}
+}
+
 // checkNames checks that err names the provider and the key.
 func checkNames(t *testing.T, err error, provider, ref string) {
 	t.Helper()

@@ -28,6 +28,7 @@ var (
 	ErrKeyType     = errors.New("the key is of an unsupported type (want ECDSA P-256 or Ed25519)")
 	ErrPermission  = errors.New("permission denied (check the credentials and the key's policy)")
 	ErrExists      = errors.New("a key of that name exists already")
+	ErrInsecure    = errors.New("the connection to the KMS would not be verified")
 )
 
 // Error is a failed operation on one key.
@@ -56,7 +57,7 @@ func (s *Signer) fail(op string, err error) error {
 // classify wraps err with the sentinel that says what it means, when the
 // provider's error tells: a network failure, or the service's error code.
 func classify(err error) error {
-	for _, sentinel := range []error{ErrBadRef, ErrUnreachable, ErrNotFound, ErrDisabled, ErrKeyState, ErrKeyUsage, ErrKeyType, ErrPermission, ErrExists} {
+	for _, sentinel := range []error{ErrBadRef, ErrInsecure, ErrUnreachable, ErrNotFound, ErrDisabled, ErrKeyState, ErrKeyUsage, ErrKeyType, ErrPermission, ErrExists} {
 		if errors.Is(err, sentinel) {
 			return err
 		}

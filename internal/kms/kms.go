@@ -30,6 +30,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"strings"
 
 	sigkms "github.com/sigstore/sigstore/pkg/signature/kms"
@@ -55,6 +56,8 @@ type provider struct {
 	algorithms map[keys.Type]string
 	// createRef, when not nil, says why a reference cannot name a new key.
 	createRef func(ref string) error
+	// refuse, when not nil, says why the environment is unsafe for it.
+	refuse func() error
 }
 
 // config is what tests change: the GCP client has no setting in the
@@ -73,6 +76,14 @@ var providers = []*provider{
 		createRef: func(ref string) error {
 			if _, _, alias, err := aws.ParseReference(ref); err != nil || alias == "" {
 				return fmt.Errorf("%w: a new AWS KMS key is named by an alias: awskms://[ENDPOINT]/alias/NAME", ErrBadRef)
+			}
+			return nil
+		},
+		// sigstore's AWS provider turns TLS verification off when this is
+		// set: whoever is on the path would then hand out the public key.
+		refuse: func() error {
+			if os.Getenv("AWS_TLS_INSECURE_SKIP_VERIFY") == "1" {
+				return fmt.Errorf("%w: refusing AWS_TLS_INSECURE_SKIP_VERIFY=1, which turns off TLS verification of the KMS; unset it, and give a private endpoint's CA with AWS_CA_BUNDLE", ErrInsecure)
 			}
 			return nil
 		},
@@ -180,6 +191,11 @@ func check(ref string) (*provider, error) {
 	}
 	if err := p.valid(ref); err != nil {
 		return nil, &Error{Provider: p.name, Ref: ref, Op: "parsing the reference", Err: fmt.Errorf("%w: %v", ErrBadRef, err)}
+	}
+	if p.refuse != nil {
+		if err := p.refuse(); err != nil {
+			return nil, &Error{Provider: p.name, Ref: ref, Op: "opening the key", Err: err}
+		}
 	}
 	return p, nil
 }
