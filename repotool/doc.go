@@ -84,7 +84,10 @@
 // a missing one does; refusing any other file is an error.
 //
 // Private keys are encrypted at rest with age unless the caller asks
-// otherwise; a key in memory is not protected. Serve publishes whatever is in
+// otherwise; a key in memory is not protected. A key in a KMS (LoadSigner
+// with a KMS key URI, KeygenKMS) never leaves the service, but whoever holds
+// the credentials that may use it can sign with it; its signatures are
+// checked against its public key before anything is written. Serve publishes whatever is in
 // the directory, unverified (see Handler).
 //
 // # Compatibility
