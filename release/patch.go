@@ -76,14 +76,13 @@ func parsePatches(raw json.RawMessage) ([]Patch, error) {
 // validatePatches checks the values of r.Patches: each a valid base
 // version other than r's own, hashes of 64 lower-case hex digits, sizes in
 // range, the known format, and a plain file name (ValidName, the rule of
-// binary) that is neither binary nor another patch's; no two patches from
-// the same base binary.
+// binary) that is neither binary nor another patch's. Several patches may
+// share a base (PatchFrom takes the smallest).
 func (r *Release) validatePatches() error {
 	bad := func(i int, format string, args ...any) error {
 		return fmt.Errorf("%w: patch %d: %s", ErrMalformed, i, fmt.Sprintf(format, args...))
 	}
 	files := map[string]bool{r.Binary: true, FileName: true}
-	bases := map[string]bool{}
 	for i, p := range r.Patches {
 		if err := ValidVersion(p.BaseVersion); err != nil {
 			return bad(i, "base_version: %v", err)
@@ -107,11 +106,6 @@ func (r *Release) validatePatches() error {
 			return bad(i, "file %q is named twice in the release", p.File)
 		}
 		files[p.File] = true
-		base := fmt.Sprint(p.BaseHash, "/", p.BaseSize)
-		if bases[base] {
-			return bad(i, "a second patch from the base binary %s", p.BaseHash)
-		}
-		bases[base] = true
 	}
 	return nil
 }
