@@ -10,12 +10,11 @@ import (
 // A craft describes a patch made by hand: a header and three streams,
 // compressed as Diff compresses them unless given compressed.
 type craft struct {
-	newSize          int64
-	triples          [][3]int64
-	diff, extra      []byte
-	rawCtrl          []byte // if set, the control stream, uncompressed, instead of triples
-	packed           *[3][]byte
-	ctrlLen, diffLen int64 // if set, the header's stream lengths
+	newSize     int64
+	triples     [][3]int64
+	diff, extra []byte
+	rawCtrl     []byte // if set, the control stream, uncompressed, instead of triples
+	packed      *[3][]byte
 }
 
 func (c craft) bytes(t *testing.T) []byte {
@@ -45,12 +44,6 @@ func (c craft) bytes(t *testing.T) []byte {
 		}
 	}
 	h := header{ctrlLen: int64(len(packed[0])), diffLen: int64(len(packed[1])), newSize: c.newSize}
-	if c.ctrlLen != 0 {
-		h.ctrlLen = c.ctrlLen
-	}
-	if c.diffLen != 0 {
-		h.diffLen = c.diffLen
-	}
 	return bytes.Join([][]byte{h.marshal(), packed[0], packed[1], packed[2]}, nil)
 }
 
@@ -65,6 +58,30 @@ func expectReject(t *testing.T, p []byte, newSize int64, want error) {
 		t.Fatalf("Patch = %q, %v; want %v", got, err, want)
 	}
 	t.Log(err)
+}
+
+// headerOnly is a patch that fails a test if anything after the header is
+// read.
+type headerOnly struct {
+	t *testing.T
+	p []byte
+}
+
+func (h headerOnly) ReadAt(b []byte, off int64) (int, error) {
+	if off+int64(len(b)) > headerSize {
+		h.t.Errorf("read of %d bytes at %d: past the header", len(b), off)
+	}
+	return bytes.NewReader(h.p).ReadAt(b, off)
+}
+
+// expectRejectFromHeader checks that p fails with want on its header alone.
+func expectRejectFromHeader(t *testing.T, p []byte, newSize int64, want error) {
+	t.Helper()
+	var out bytes.Buffer
+	err := Patch(&out, bytes.NewReader(old10), int64(len(old10)), headerOnly{t, p}, int64(len(p)), newSize)
+	if !errors.Is(err, want) || out.Len() > 0 {
+		t.Fatalf("Patch wrote %d bytes, %v; want %v", out.Len(), err, want)
+	}
 }
 
 // TestCraftedPatchApplies checks that the crafted patches the attack tests
@@ -82,11 +99,11 @@ func TestCraftedPatchApplies(t *testing.T) {
 func TestRejectsPatchBomb(t *testing.T) {
 	t.Run("header", func(t *testing.T) {
 		p := craft{newSize: 1 << 40, triples: [][3]int64{{0, 1 << 40, 0}}}.bytes(t)
-		expectReject(t, p, 8, ErrSize)
+		expectRejectFromHeader(t, p, 8, ErrSize)
 	})
 	t.Run("header smaller", func(t *testing.T) {
 		p := craft{newSize: 4, triples: [][3]int64{{4, 0, 0}}, diff: make([]byte, 4)}.bytes(t)
-		expectReject(t, p, 8, ErrSize)
+		expectRejectFromHeader(t, p, 8, ErrSize)
 	})
 	t.Run("extra past the end", func(t *testing.T) {
 		p := craft{newSize: 8, triples: [][3]int64{{4, 1 << 30, 0}}, diff: make([]byte, 4), extra: make([]byte, 1<<20)}.bytes(t)
@@ -112,7 +129,7 @@ func TestRejectsPatchReadingOutsideBase(t *testing.T) {
 		"move past the end":    {{4, 0, 7}, {0, 4, 0}},
 		"move far":             {{0, 0, math.MaxInt64}, {8, 0, 0}},
 		"move far back":        {{0, 0, -math.MaxInt64}, {8, 0, 0}},
-		"diff longer than old": {{11, 0, 0}},
+		"diff longer than old": {{11, 0, -11}},
 	}
 	for name, triples := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -131,10 +148,13 @@ func TestRejectsPatchNegativeLength(t *testing.T) {
 			expectReject(t, p, 8, ErrCorrupt)
 		})
 	}
-	t.Run("header", func(t *testing.T) {
-		p := craft{newSize: 0, ctrlLen: -1}.bytes(t)
-		expectReject(t, p, 0, ErrCorrupt)
-	})
+	for i, name := range []string{"control length", "diff length"} {
+		t.Run(name, func(t *testing.T) {
+			p := craft{newSize: 0}.bytes(t)
+			putInt(p[8+8*i:], -1)
+			expectRejectFromHeader(t, p, 0, ErrCorrupt)
+		})
+	}
 }
 
 // TestRejectsPatchNegativeZero: -0 is not an integer any writer produces.
@@ -149,7 +169,7 @@ func TestRejectsPatchNegativeZero(t *testing.T) {
 	t.Run("header", func(t *testing.T) {
 		p := craft{newSize: 0}.bytes(t)
 		p[31] = 0x80 // newsize = -0
-		expectReject(t, p, 0, ErrCorrupt)
+		expectRejectFromHeader(t, p, 0, ErrCorrupt)
 	})
 }
 
@@ -193,9 +213,13 @@ func TestRejectsPatchTrailingData(t *testing.T) {
 }
 
 // TestRejectsPatchEndlessTriples: a small patch whose control stream
-// decompresses to endless triples that write nothing.
+// decompresses to a million triples that write nothing before the one that
+// writes the output. Without the bound on triples it would apply, doing
+// work out of all proportion to its size and newSize.
 func TestRejectsPatchEndlessTriples(t *testing.T) {
-	p := craft{newSize: 8, rawCtrl: make([]byte, tripleSize*1_000_000), extra: make([]byte, 8)}.bytes(t)
+	ctrl := make([]byte, tripleSize*1_000_001)
+	putInt(ctrl[len(ctrl)-16:], 8) // the last triple is (0, 8, 0)
+	p := craft{newSize: 8, rawCtrl: ctrl, extra: make([]byte, 8)}.bytes(t)
 	if len(p) > 10_000 {
 		t.Fatalf("crafted patch is %d bytes", len(p))
 	}
