@@ -33,6 +33,7 @@ var commands = []*command{
 	keygenCommand,
 	addCommand,
 	signCommand,
+	deltaCommand,
 	verifyCommand,
 	mirrorCommand,
 	serveCommand,

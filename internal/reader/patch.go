@@ -131,3 +131,31 @@ func CheckPatch(ctx context.Context, p *Params, src Source, tk trust.Verifier, r
 	}
 	return Patched(ctx, p, src, r, pt, baseTmp, patchTmp, io.Discard)
 }
+
+// CopyPatch returns the patch pt of the verified release r, read from
+// src, for copying it elsewhere (a mirror), as Copy returns a payload: the
+// bytes pass through as they come, bounded by the patch's signed size,
+// and the read that would end the stream fails instead of returning
+// io.EOF unless they are the patch's signed size and sha256. Close stops
+// the reading.
+func CopyPatch(ctx context.Context, p *Params, src Source, r *release.Release, pt release.Patch) io.ReadCloser {
+	ctx, cancel := context.WithCancel(ctx)
+	pr, pw := io.Pipe()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		path, err := r.PatchPath(pt)
+		if err != nil {
+			err = fmt.Errorf("%w: %w", ErrMetadata, err)
+		} else {
+			err = atMinRate(ctx, p, path, pt.Size, func(ctx context.Context) error {
+				return fetchPatch(ctx, p, src, path, pt, pw)
+			})
+		}
+		if err == nil {
+			err = io.EOF
+		}
+		pw.CloseWithError(err)
+	}()
+	return &copyReader{pr: pr, cancel: cancel, done: done}
+}
