@@ -55,7 +55,9 @@ func Patched(ctx context.Context, p *Params, src Source, r *release.Release, pt 
 	if err != nil {
 		return err
 	}
-	out := &hashingWriter{w: w, h: sha256.New()}
+	// Applying takes CPU time up to the signed size; ctx ends it at the
+	// next write.
+	out := &hashingWriter{w: ctxWriter{ctx, w}, h: sha256.New()}
 	err = bsdiff.Patch(out, base, pt.BaseSize, tmp, pt.Size, r.Size)
 	switch {
 	case out.err != nil:
@@ -73,6 +75,19 @@ func Patched(ctx context.Context, p *Params, src Source, r *release.Release, pt 
 	}
 	p.logger().Debug("patch verified", "path", path, "size", pt.Size, "binary_size", r.Size)
 	return nil
+}
+
+// ctxWriter writes to w until ctx is done.
+type ctxWriter struct {
+	ctx context.Context
+	w   io.Writer
+}
+
+func (c ctxWriter) Write(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return c.w.Write(p)
 }
 
 // fetchPatch downloads the patch at path into tmp and checks its signed
