@@ -119,7 +119,18 @@ func TestRoundTrip(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) { roundTrip(t, c.old, c.new) })
+		t.Run(c.name+" in parts", func(t *testing.T) {
+			smallParts(t, 1000)
+			roundTrip(t, c.old, c.new)
+		})
 	}
+}
+
+// smallParts makes Diff scan new in parts of n bytes until the test ends.
+func smallParts(t *testing.T, n int) {
+	saved := partSize
+	partSize = n
+	t.Cleanup(func() { partSize = saved })
 }
 
 // TestDiffSmallForSmallChanges checks that the scan finds the matches: a

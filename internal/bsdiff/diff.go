@@ -2,8 +2,11 @@ package bsdiff
 
 import (
 	"bytes"
+	"encoding/binary"
 	"fmt"
 	"io"
+	"math/bits"
+	"runtime"
 	"sync"
 
 	"github.com/dsnet/compress/bzip2"
@@ -71,27 +74,76 @@ func (s *streams) triple(x, y, z int) {
 	s.ctrl = append(s.ctrl, b[:]...)
 }
 
-// scan runs bsdiff's approximate-match scan over new. It looks for exact
-// matches of new's suffixes in old (through old's suffix array), and takes
-// one only when it is more than 8 bytes longer than the stretch that
-// already matches at the current offset (so that a run of small changes,
-// such as moved addresses, stays in one diff region). Between two taken
-// matches, the region after the first is extended forward, and the one
-// before the second backward, as long as more than half of the bytes
-// agree; those become diff bytes, what lies between them extra bytes.
+// partSize is the length of the parts of new that scan scans
+// independently, in parallel. Each part costs one extra triple and the
+// matches that would have crossed its start; a fixed size keeps patches
+// independent of the number of cores.
+var partSize = 8 << 20 // a variable for the tests
+
+// scan runs bsdiff's approximate-match scan over new: see scanPart. The
+// parts of new are scanned on all cores, and their streams joined.
 func scan(old, new []byte) *streams {
-	sa := suffixArray(old)
+	ix := newIndex(old)
+	n := max(1, (len(new)+partSize-1)/partSize)
+	parts := make([]*part, n)
+	next := make(chan int, n)
+	for i := range n {
+		next <- i
+	}
+	close(next)
+	var wg sync.WaitGroup
+	for range min(n, runtime.GOMAXPROCS(0)) {
+		wg.Go(func() {
+			for i := range next {
+				parts[i] = scanPart(ix, new[:min((i+1)*partSize, len(new))], i*partSize)
+			}
+		})
+	}
+	wg.Wait()
 	s := &streams{}
+	for i, p := range parts {
+		if i+1 < n {
+			// Leave the old position where the next part starts from.
+			last := p.ctrl[len(p.ctrl)-8:]
+			z, _ := getInt(last)
+			putInt(last, z+int64(parts[i+1].startPos-p.endPos))
+		}
+		s.ctrl = append(s.ctrl, p.ctrl...)
+		s.diff = append(s.diff, p.diff...)
+		s.extra = append(s.extra, p.extra...)
+	}
+	return s
+}
+
+// A part is the streams for a part of new, which start at old position
+// startPos and leave it at endPos.
+type part struct {
+	streams
+	startPos, endPos int
+}
+
+// scanPart runs bsdiff's approximate-match scan over new[from:]. It looks
+// for exact matches of new's suffixes in old, and takes one only when it is
+// more than 8 bytes longer than the stretch that already matches at the
+// current offset (so that a run of small changes, such as moved addresses,
+// stays in one diff region). Between two taken matches, the region after
+// the first is extended forward, and the one before the second backward,
+// as long as more than half of the bytes agree; those become diff bytes,
+// what lies between them extra bytes.
+func scanPart(ix *index, new []byte, from int) *part {
+	old := ix.old
+	p := &part{startPos: min(from, len(old))}
 	var (
-		pos, length           int // the match found at cur
-		lastCur, lastPos, off int // the end of the last region, and the offset there (old - new)
+		pos, length      int // the match found at cur
+		lastCur, lastPos = from, p.startPos
+		off              = lastPos - lastCur // old - new at the current offset; probe+off >= lastPos >= 0 below
 	)
-	for cur := 0; cur < len(new); {
+	for cur := from; cur < len(new); {
 		score := 0 // bytes of new[probe:cur+length] that agree with old at the current offset
 		probe := cur + length
 		cur = probe
 		for ; cur < len(new); cur++ {
-			pos, length = longestMatch(sa, old, new[cur:])
+			pos, length = ix.longestMatch(new[cur:])
 			for ; probe < cur+length; probe++ {
 				if probe+off < len(old) && old[probe+off] == new[probe] {
 					score++
@@ -120,13 +172,14 @@ func scan(old, new []byte) *streams {
 			back -= split
 		}
 		for i := range fwd {
-			s.diff = append(s.diff, new[lastCur+i]-old[lastPos+i])
+			p.diff = append(p.diff, new[lastCur+i]-old[lastPos+i])
 		}
-		s.extra = append(s.extra, new[lastCur+fwd:cur-back]...)
-		s.triple(fwd, cur-back-(lastCur+fwd), pos-back-(lastPos+fwd))
+		p.extra = append(p.extra, new[lastCur+fwd:cur-back]...)
+		p.triple(fwd, cur-back-(lastCur+fwd), pos-back-(lastPos+fwd))
 		lastCur, lastPos, off = cur-back, pos-back, pos-cur
 	}
-	return s
+	p.endPos = lastPos
+	return p
 }
 
 // extendForward returns the length of the prefix of new, compared with
@@ -181,38 +234,85 @@ func splitOverlap(old, new []byte, oldF, newF, oldB, newB, n int) int {
 	return split
 }
 
-// longestMatch returns the position in old and the length of the longest
-// prefix of want found in old, through old's suffix array.
-func longestMatch(sa []int32, old, want []byte) (pos, length int) {
-	if len(sa) == 0 {
-		return 0, 0
-	}
-	// Find the first suffix not less than want: the longest match is it
-	// or the one before.
-	lo, hi := 0, len(sa)
-	for lo < hi {
-		mid := int(uint(lo+hi) >> 1)
-		if bytes.Compare(old[sa[mid]:], want) < 0 {
-			lo = mid + 1
-		} else {
-			hi = mid
-		}
-	}
-	for _, i := range []int{lo - 1, lo} {
-		if i < 0 || i >= len(sa) {
+// An index finds the longest matches in old: its suffix array, and where
+// the suffixes starting with each pair of bytes are in it.
+type index struct {
+	old        []byte
+	sa         []int32
+	start, end []int32 // by the first two bytes: the range of sa starting with them
+}
+
+func newIndex(old []byte) *index {
+	ix := &index{old: old, sa: suffixArray(old), start: make([]int32, 1<<16), end: make([]int32, 1<<16)}
+	for i, p := range ix.sa {
+		if int(p)+2 > len(old) {
 			continue
 		}
-		p := int(sa[i])
-		if l := commonPrefix(old[p:], want); l > length || length == 0 && i == lo-1 {
-			pos, length = p, l
+		k := int(old[p])<<8 | int(old[p+1])
+		if ix.end[k] == 0 {
+			ix.start[k] = int32(i)
 		}
+		ix.end[k] = int32(i + 1)
+	}
+	return ix
+}
+
+// longestMatch returns the position in old and the length of the longest
+// prefix of want found in old. It searches the suffixes that start with
+// want's first two bytes if there are any, else all of them.
+func (ix *index) longestMatch(want []byte) (pos, length int) {
+	if len(want) >= 2 {
+		k := int(want[0])<<8 | int(want[1])
+		if lo, hi := ix.start[k], ix.end[k]; hi > 0 {
+			return longestMatch(ix.sa[lo:hi], ix.old, want, 2)
+		}
+	}
+	return longestMatch(ix.sa, ix.old, want, 0)
+}
+
+// longestMatch returns the position in old and the length of the longest
+// prefix of want found in old, through sa: a range of old's suffix array
+// whose suffixes all share their first known bytes with want. The binary
+// search keeps the length of the prefix want shares with the suffixes at
+// both ends of the range, which every suffix in between shares too, so
+// that comparisons start after it: a search costs O(log n + the match).
+func longestMatch(sa []int32, old, want []byte, known int) (pos, length int) {
+	// Invariant: the suffixes before lo are less than want, those from hi
+	// on are not; lcpLo and lcpHi are want's common prefixes with the
+	// suffixes at lo-1 and hi.
+	lo, hi := 0, len(sa)
+	lcpLo, lcpHi := known, known
+	for lo < hi {
+		mid := int(uint(lo+hi) >> 1)
+		k := min(lcpLo, lcpHi)
+		s := old[sa[mid]:]
+		l := k + commonPrefix(s[k:], want[k:])
+		if l < len(want) && (l == len(s) || s[l] < want[l]) {
+			lo, lcpLo = mid+1, l
+		} else {
+			hi, lcpHi = mid, l
+		}
+	}
+	// The longest match is next to where want would be inserted.
+	if lo > 0 {
+		pos, length = int(sa[lo-1]), lcpLo
+	}
+	if lo < len(sa) && (lo == 0 || lcpHi > length) {
+		pos, length = int(sa[lo]), lcpHi
 	}
 	return pos, length
 }
 
+// commonPrefix returns the length of the common prefix of a and b.
 func commonPrefix(a, b []byte) int {
 	n := min(len(a), len(b))
-	for i := range n {
+	i := 0
+	for ; i+8 <= n; i += 8 {
+		if x := binary.LittleEndian.Uint64(a[i:]) ^ binary.LittleEndian.Uint64(b[i:]); x != 0 {
+			return i + bits.TrailingZeros64(x)/8
+		}
+	}
+	for ; i < n; i++ {
 		if a[i] != b[i] {
 			return i
 		}

@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/safeupdate/safeupdate/internal/testprog"
@@ -57,6 +58,7 @@ func interopPairs(t *testing.T) []pair {
 		{"two builds", old, new},
 		{"build to other build reversed", new, old},
 		{"random mutated", base, mutate(rng, base, 0.01)},
+		{"random mutated, Diff in parts", base, mutate(rng, base, 0.01)},
 		{"old empty", nil, []byte("new content")},
 		{"new empty", []byte("old content"), nil},
 	}
@@ -71,6 +73,9 @@ func TestBspatchAppliesDiff(t *testing.T) {
 			dir := t.TempDir()
 			oldPath, newPath, patchPath := filepath.Join(dir, "old"), filepath.Join(dir, "new"), filepath.Join(dir, "patch")
 			writeFile(t, oldPath, c.old)
+			if strings.HasSuffix(c.name, "in parts") {
+				smallParts(t, 10_000)
+			}
 			p := diff(t, c.old, c.new)
 			writeFile(t, patchPath, p)
 			if msg, err := exec.Command(bspatch, oldPath, newPath, patchPath).CombinedOutput(); err != nil {

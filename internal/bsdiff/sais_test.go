@@ -40,3 +40,27 @@ func TestSuffixArrayMatchesNaive(t *testing.T) {
 		}
 	}
 }
+
+// TestLongestMatch compares longestMatch with a search of every position.
+func TestLongestMatch(t *testing.T) {
+	rng := rand.New(rand.NewPCG(11, 12))
+	for range 200 {
+		alpha := 1 + rng.IntN(3)
+		gen := func(n int) []byte {
+			b := make([]byte, n)
+			for i := range b {
+				b[i] = byte(rng.IntN(alpha))
+			}
+			return b
+		}
+		old, want := gen(rng.IntN(300)), gen(rng.IntN(40))
+		best := 0
+		for p := range old {
+			best = max(best, commonPrefix(old[p:], want))
+		}
+		pos, length := newIndex(old).longestMatch(want)
+		if length != best || commonPrefix(old[pos:], want) != length {
+			t.Fatalf("longestMatch(%v, %v) = %d, %d; longest is %d", old, want, pos, length, best)
+		}
+	}
+}
