@@ -263,9 +263,10 @@ func (a *adder) patches(ctx context.Context, r *release.Release) (_ []*newPatch,
 			return nil, fmt.Errorf("repotool: add: --delta-from %s given twice", from)
 		}
 		seen[from] = true
-		bar := newProgress(a.cfg.Progress, "making the patch from "+from, 0)
+		if a.cfg.Progress != nil {
+			fmt.Fprintf(a.cfg.Progress, "making the patch from %s\n", from)
+		}
 		np, err := makePatch(ctx, a.s.rd, tk, r, bin, from)
-		bar.Done(err)
 		if err != nil {
 			return nil, fmt.Errorf("repotool: add: %w", err)
 		}
