@@ -18,14 +18,20 @@ func Diff(w io.Writer, old, new []byte) error {
 	if len(old) > maxText || len(new) > maxText {
 		return fmt.Errorf("bsdiff: inputs of %d and %d bytes: at most %d each", len(old), len(new), maxText)
 	}
-	s := scan(old, new)
+	parts := scan(old, new)
 	var (
 		packed [3]bytes.Buffer
 		errs   [3]error
 		wg     sync.WaitGroup
 	)
-	for i, data := range [3][]byte{s.ctrl, s.diff, s.extra} {
-		wg.Go(func() { errs[i] = compress(&packed[i], data) })
+	var pieces [3][][]byte
+	for _, p := range parts {
+		pieces[0] = append(pieces[0], p.ctrl)
+		pieces[1] = append(pieces[1], p.diff)
+		pieces[2] = append(pieces[2], p.extra)
+	}
+	for i := range pieces {
+		wg.Go(func() { errs[i] = compress(&packed[i], pieces[i]...) })
 	}
 	wg.Wait()
 	for _, err := range errs {
@@ -45,15 +51,17 @@ func Diff(w io.Writer, old, new []byte) error {
 	return nil
 }
 
-// compress writes data to w as one bzip2 stream (bspatch reads exactly
-// one per section).
-func compress(w io.Writer, data []byte) error {
+// compress writes the pieces of data to w as one bzip2 stream (bspatch
+// reads exactly one per section).
+func compress(w io.Writer, data ...[]byte) error {
 	z, err := bzip2.NewWriter(w, &bzip2.WriterConfig{Level: 9})
 	if err != nil {
 		return fmt.Errorf("bsdiff: %w", err)
 	}
-	if _, err := z.Write(data); err != nil {
-		return fmt.Errorf("bsdiff: compressing: %w", err)
+	for _, d := range data {
+		if _, err := z.Write(d); err != nil {
+			return fmt.Errorf("bsdiff: compressing: %w", err)
+		}
 	}
 	if err := z.Close(); err != nil {
 		return fmt.Errorf("bsdiff: compressing: %w", err)
@@ -81,8 +89,9 @@ func (s *streams) triple(x, y, z int) {
 var partSize = 8 << 20 // a variable for the tests
 
 // scan runs bsdiff's approximate-match scan over new: see scanPart. The
-// parts of new are scanned on all cores, and their streams joined.
-func scan(old, new []byte) *streams {
+// parts of new are scanned on all cores; their streams, one after the
+// other, are the patch's.
+func scan(old, new []byte) []*part {
 	ix := newIndex(old)
 	n := max(1, (len(new)+partSize-1)/partSize)
 	parts := make([]*part, n)
@@ -100,19 +109,13 @@ func scan(old, new []byte) *streams {
 		})
 	}
 	wg.Wait()
-	s := &streams{}
-	for i, p := range parts {
-		if i+1 < n {
-			// Leave the old position where the next part starts from.
-			last := p.ctrl[len(p.ctrl)-8:]
-			z, _ := getInt(last)
-			putInt(last, z+int64(parts[i+1].startPos-p.endPos))
-		}
-		s.ctrl = append(s.ctrl, p.ctrl...)
-		s.diff = append(s.diff, p.diff...)
-		s.extra = append(s.extra, p.extra...)
+	for i, p := range parts[:n-1] {
+		// Leave the old position where the next part starts from.
+		last := p.ctrl[len(p.ctrl)-8:]
+		z, _ := getInt(last)
+		putInt(last, z+int64(parts[i+1].startPos-p.endPos))
 	}
-	return s
+	return parts
 }
 
 // A part is the streams for a part of new, which start at old position
@@ -133,6 +136,7 @@ type part struct {
 func scanPart(ix *index, new []byte, from int) *part {
 	old := ix.old
 	p := &part{startPos: min(from, len(old))}
+	p.diff = make([]byte, 0, len(new)-from) // diff and extra bytes add up to that
 	var (
 		pos, length      int // the match found at cur
 		lastCur, lastPos = from, p.startPos
