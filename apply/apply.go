@@ -64,7 +64,7 @@ func applyRelease(ctx context.Context, opts []Option) error {
 		return err
 	}
 	defer p.cleanup()
-	if err := downloadAtRate(ctx, c, src, r, p.f); err != nil {
+	if err := fetchNew(ctx, c, src, r, p); err != nil {
 		return err
 	}
 	if err := install(ctx, c, p); err != nil {

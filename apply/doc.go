@@ -38,6 +38,18 @@
 //     back; if that fails too, the error is an *InstallError and
 //     RollbackError returns why. Temporary files are removed on every path.
 //
+// Step 4 has a shortcut. When the verified release signs a patch whose
+// base is the target's own binary (its sha256 and size, hashed from the
+// target opened read-only under the lock), Apply downloads the smallest
+// such patch instead of the payload, into a temporary file beside the
+// target, bounded by the patch's signed size and hashed as it streams, and
+// applies it to the target with bounded memory (bsdiff) into the same new
+// file; the result must be exactly the signed size and sha256, as a
+// payload's. If any of that fails, or no patch has this binary as its
+// base, the payload is downloaded into the same file instead, in the same
+// call, after a log line that says why: nothing unverified is installed,
+// and the patch only ever saves bytes. NoDelta turns it off.
+//
 // Steps 1 to 4, and the walk of roots and the channel below, are the code
 // of internal/reader, the one reader of repositories: repotool's verify,
 // sign, mirror and promote read through it too, so what a publisher's
@@ -98,7 +110,9 @@
 // of distinct keys), mix-and-match and replay under another path (signed
 // version/os/arch), downgrade (CurrentVersion), endless data and
 // decompression bombs (every read limited by a signed size), oversized
-// metadata (fixed limit, read no further), slow retrieval (stall timeout,
+// metadata (fixed limit, read no further), tampered, oversized or
+// misapplied patches (signed entries, signed sizes and hashes, the output
+// checked like a payload, and the payload as the fallback), slow retrieval (stall timeout,
 // metadata deadline), path traversal through binary (plain names only),
 // HTTPS-to-HTTP downgrade by redirect (refused), partial writes (verified
 // temporary file, atomic rename) and predictable temporary names (random,
@@ -130,7 +144,9 @@
 // The repository layout and release.json are a superset of
 // choria-io/go-updater's: a signed repository can still be read by
 // go-updater clients, and AllowUnsignedUnsafe reads go-updater's unsigned
-// repositories. The atomic rename relies on POSIX rename semantics in one
+// repositories. A release's "patches" are ignored by older safeupdate
+// clients (a signed member they do not know) and by go-updater. The atomic
+// rename relies on POSIX rename semantics in one
 // directory; on network file systems (NFS) rename and fsync may not be
 // atomic or durable. On Windows a running executable cannot be replaced, so
 // it is first moved aside to .NAME.safeupdate-old-*.tmp, and a later run

@@ -16,3 +16,11 @@ func SetTestHooks(t testing.TB, afterBackup, afterReplace, beforeRestore func() 
 // StoredRolloutID is the rollout id the TrustStore dir holds, drawn and
 // kept there if it holds none.
 func StoredRolloutID(dir string) (string, error) { return store{dir: dir}.rolloutID() }
+
+// SetBaseHashedHook runs fn once Apply has hashed the target to choose a
+// patch, and before the patch is applied to it, for the duration of a test.
+func SetBaseHashedHook(t testing.TB, fn func()) {
+	t.Helper()
+	testHookBaseHashed = fn
+	t.Cleanup(func() { testHookBaseHashed = nil })
+}

@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -158,12 +159,13 @@ type repo struct {
 
 	mu       sync.Mutex
 	requests []string
+	sent     map[string]int64 // body bytes written, by path
 	handlers map[string]http.HandlerFunc
 }
 
 func newRepo(t testing.TB) *repo {
 	t.Helper()
-	r := &repo{dir: t.TempDir(), handlers: make(map[string]http.HandlerFunc)}
+	r := &repo{dir: t.TempDir(), handlers: make(map[string]http.HandlerFunc), sent: make(map[string]int64)}
 	r.srv = serveLoopback(t, http.HandlerFunc(r.serveHTTP))
 	return r
 }
@@ -203,6 +205,7 @@ func (r *repo) serveHTTP(w http.ResponseWriter, req *http.Request) {
 	r.requests = append(r.requests, req.URL.Path)
 	h := r.handlers[req.URL.Path]
 	r.mu.Unlock()
+	w = &countingWriter{ResponseWriter: w, r: r, path: req.URL.Path}
 	if h != nil {
 		h(w, req)
 		return
@@ -211,6 +214,46 @@ func (r *repo) serveHTTP(w http.ResponseWriter, req *http.Request) {
 }
 
 func (r *repo) url() string { return r.srv.URL }
+
+// countingWriter adds the body bytes written to r.sent.
+type countingWriter struct {
+	http.ResponseWriter
+	r    *repo
+	path string
+}
+
+func (w *countingWriter) Write(p []byte) (int, error) {
+	n, err := w.ResponseWriter.Write(p)
+	w.r.mu.Lock()
+	w.r.sent[w.path] += int64(n)
+	w.r.mu.Unlock()
+	return n, err
+}
+
+// ReadFrom keeps the server's sendfile path, as without the count.
+func (w *countingWriter) ReadFrom(src io.Reader) (int64, error) {
+	n, err := io.Copy(w.ResponseWriter, src)
+	w.r.mu.Lock()
+	w.r.sent[w.path] += n
+	w.r.mu.Unlock()
+	return n, err
+}
+
+// Unwrap lets http.ResponseController reach the connection.
+func (w *countingWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// bytesSent returns the body bytes sent for paths with this suffix.
+func (r *repo) bytesSent(suffix string) int64 {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var n int64
+	for p, b := range r.sent {
+		if strings.HasSuffix(p, suffix) {
+			n += b
+		}
+	}
+	return n
+}
 
 // handle serves path (with a leading slash) with h instead of the file.
 func (r *repo) handle(path string, h http.HandlerFunc) {

@@ -46,6 +46,7 @@ type config struct {
 	store          string      // TrustStore directory
 	channel        string      // Channel name
 	rolloutID      string      // RolloutID, or "" for the one kept in the TrustStore
+	noDelta        bool        // NoDelta
 
 	trust trust.Verifier // built from pubs and threshold, or a root's targets keys
 }
@@ -217,7 +218,10 @@ func HTTPClient(hc *http.Client) Option {
 
 // Progress sets a function called as the new binary is written, with the
 // bytes written so far and the signed size (-1 when an unsigned legacy
-// release does not say). It is called from Apply's goroutine.
+// release does not say). When Apply updates by a patch, it is called as
+// the patch arrives instead, with the bytes downloaded so far and the
+// patch's signed size; if the patch fails, it starts again from 0 for the
+// full payload. It is called from Apply's goroutine.
 func Progress(fn func(done, total int64)) Option {
 	return func(c *config) error { c.progress = fn; return nil }
 }

@@ -18,6 +18,13 @@
 #   embed  Size of a program that embeds apply against one that only
 #          downloads with net/http (both -trimpath -ldflags="-s -w").
 #   deps   bench/depsize.sh: what each dependency of apply adds to that.
+#   delta  (not in the default PARTS) For each base of DELTA_SIZES MiB
+#          (mkpayload) and its next build (mkpayload -change 1: 1% of the
+#          4 KiB blocks changed), published as S.0.0 and S.1.0 with
+#          "repotool add --delta-from S.0.0" (timed once): wall time, CPU
+#          time and peak RSS of apply.Apply updating a copy of the base by
+#          the patch, and by the full payload (-no-delta), from
+#          "repotool serve" on 127.0.0.1.
 #   serve  bench/serve.sh: "repotool serve" against nginx under wrk.
 #
 # Timings are of warm page caches (the payloads were just written) and of a
@@ -29,6 +36,7 @@ cd "$(dirname "$0")/.."
 SIZES=${SIZES:-100 512}
 RUNS=${RUNS:-3}
 PARTS=${PARTS:-apply embed deps serve}
+DELTA_SIZES=${DELTA_SIZES:-100}
 export RUNS
 
 need_tools /usr/bin/time:time curl:curl bzip2:bzip2 lbzip2:lbzip2
@@ -173,13 +181,59 @@ bench_embed() {
 		sort -rn | head -15 | awk '{ printf "| %s | %.0f |\n", $2, $1 / 1000 }'
 }
 
+bench_delta() {
+	local repo=$WORK/delta-repo res=$WORK/delta-res size rows=() pid url
+	mkdir -p "$res"
+	[ -f "$WORK/keys/release.key" ] || quiet "$WORK/repotool" keygen --out "$WORK/keys/release" --unencrypted
+	for size in $DELTA_SIZES; do
+		say "delta, $size MiB: building the base and its next build, publishing both"
+		"$WORK/mkpayload" -size "$size" -out "$WORK/base-$size" /usr/bin /usr/lib /usr/libexec /usr/local
+		"$WORK/mkpayload" -size "$size" -change 1 -out "$WORK/next-$size" /usr/bin /usr/lib /usr/libexec /usr/local
+		quiet "$WORK/repotool" add "$WORK/base-$size" --repo "$repo" --version "$size.0.0" --name app \
+			--os "$goos" --arch "$goarch" --sign --key "$WORK/keys/release.key"
+		timed "$res/$size-add" "$WORK/repotool" add "$WORK/next-$size" --repo "$repo" --version "$size.1.0" --name app \
+			--os "$goos" --arch "$goarch" --sign --key "$WORK/keys/release.key" --delta-from "$size.0.0"
+		rm "$WORK/next-$size"
+	done
+	start_serve "$WORK/repotool" "$repo" pid url
+	pids+=("$pid")
+	for size in $DELTA_SIZES; do
+		local dir=$repo/$size.1.0/$goos/$goarch
+		for ((r = 1; r <= RUNS; r++)); do
+			say "delta, $size MiB: run $r of $RUNS"
+			timed "$res/$size-patch" "$WORK/applybench" -repo "$url" -pub "$WORK/keys/release.pub" \
+				-version "$size.1.0" -os "$goos" -arch "$goarch" -tmp "$WORK" -base "$WORK/base-$size"
+			timed "$res/$size-full" "$WORK/applybench" -repo "$url" -pub "$WORK/keys/release.pub" \
+				-version "$size.1.0" -os "$goos" -arch "$goarch" -tmp "$WORK" -base "$WORK/base-$size" -no-delta
+		done
+		local patch payload
+		patch=$(awk -v b="$(stat -c %s "$dir/app-from-$size.0.0.bsdiff")" 'BEGIN { printf "%.1f", b / 1024 }')
+		payload=$(mib "$dir/app.bz2")
+		rows+=("| $size | $payload | $patch | add --delta-from (compress, patch, check; once) | $(result "$res/$size-add")")
+		rows+=("| $size | $payload | $patch | apply.Apply by the patch | $(result "$res/$size-patch")")
+		rows+=("| $size | $payload | $patch | apply.Apply by the full payload (NoDelta) | $(result "$res/$size-full")")
+		rm "$WORK/base-$size"
+	done
+	stop_pid "$pid"
+	echo
+	echo "## Delta updates: a build with 1% of its 4 KiB blocks changed ($RUNS runs, medians)"
+	echo
+	echo "Both apply.Apply rows update a copy of the base (copied in the timing) from 127.0.0.1."
+	echo "Peak RSS bounds the anonymous memory from above (the base is read with pread, not mapped)."
+	echo
+	echo "| MiB | payload MiB | patch KiB | what | wall s | CPU s | peak RSS MiB |"
+	echo "|---:|---:|---:|---|---:|---:|---:|"
+	printf '%s\n' "${rows[@]}"
+}
+
 for part in $PARTS; do
 	case $part in
 	apply) bench_apply ;;
 	embed) bench_embed ;;
 	deps) bash bench/depsize.sh ;;
 	serve) WORK=$WORK bash bench/serve.sh ;;
-	*) die "unknown part $part (want apply, embed, deps or serve)" ;;
+	delta) bench_delta ;;
+	*) die "unknown part $part (want apply, embed, deps, serve or delta)" ;;
 	esac
 done
 echo

@@ -19,6 +19,7 @@ func FuzzParse(f *testing.F) {
 	f.Add(doc("x", `{"a": [1, -2, "\u00e9\"\\", null, true]}`, "signatures", `[{"keyid": "`+keyID+`", "sig": "00ff"}]`))
 	f.Add([]byte(legacyDoc))
 	f.Add(signedDoc(f, fixedKey(), "channel", `"stable"`))
+	f.Add(doc("patches", "["+patchJSON()+"]"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		r, err := release.Parse(data)
 		if err != nil {
@@ -26,6 +27,14 @@ func FuzzParse(f *testing.F) {
 				t.Fatalf("Parse returned a release with error %v", err)
 			}
 			return
+		}
+		for _, p := range r.Patches {
+			if err := release.ValidName(p.File); err != nil || p.File == r.Binary {
+				t.Fatalf("accepted patch file %q: %v", p.File, err)
+			}
+			if _, err := r.PatchPath(p); err != nil {
+				t.Fatalf("accepted patch has no path: %v", err)
+			}
 		}
 		want, err := r.SigningBytes()
 		if err != nil {
@@ -65,6 +74,7 @@ func FuzzVerify(f *testing.F) {
 	}
 	f.Add(signedDoc(f, priv), uint(0), byte(1))
 	f.Add(signedDoc(f, priv, "notes", `{"b": [1, "\u00e9"], "a": null}`), uint(123), byte(0x20))
+	f.Add(signedDoc(f, priv, "patches", "["+patchJSON()+"]"), uint(300), byte(1))
 	f.Fuzz(func(t *testing.T, data []byte, pick uint, mask byte) {
 		r, err := release.Parse(data)
 		if err != nil {

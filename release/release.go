@@ -18,6 +18,12 @@
 // Signed version, os and arch stop a release from being replayed under
 // another path; sizes bound every later read of the payload.
 //
+// A release may sign patches (Patch): for each, the base version, the base
+// binary's sha256 and size, the patch's plain file name (the rule of
+// binary), its sha256 and size, and its format; at most limits.Patches,
+// no file named twice. They are signed like every other member, so a
+// mirror can neither add nor change one.
+//
 // Parse does not check signatures: call Verify with a trust.Verifier, then
 // Expect with what was asked, before using any field.
 //
@@ -69,7 +75,11 @@ type Release struct {
 	Arch           string
 	CompressedHash string // hex sha256 of the payload file
 	CompressedSize int64  // size of the payload file
-	Signatures     []Signature
+	// Patches are the signed patches to this binary from earlier
+	// releases' binaries (see Patch); none is written as no member, so a
+	// release without patches signs the bytes it always did.
+	Patches    []Patch
+	Signatures []Signature
 
 	// extra holds members this version does not know. They are part of the
 	// signed bytes and written back unchanged.
@@ -88,7 +98,7 @@ var (
 )
 
 // known lists the members with a meaning, in the order Marshal writes them.
-var known = []string{"binary", "hash", "size", "version", "os", "arch", "compressed_hash", "compressed_size", "signatures"}
+var known = []string{"binary", "hash", "size", "version", "os", "arch", "compressed_hash", "compressed_size", "patches", "signatures"}
 
 // Parse decodes and validates a signed-format release.json. Every field
 // must be present and valid; signatures may be empty (Verify refuses that).
@@ -148,6 +158,14 @@ func parse(data []byte) (*Release, error) {
 				return nil, err
 			}
 			r.Signatures = sigs
+			continue
+		}
+		if name == "patches" {
+			patches, err := parsePatches(raw)
+			if err != nil {
+				return nil, err
+			}
+			r.Patches = patches
 			continue
 		}
 		dst, ok := fields[name]
@@ -235,6 +253,9 @@ func (r *Release) validate(legacy bool) error {
 	}
 	if r.CompressedHash != "" && !hexSHA256.MatchString(r.CompressedHash) {
 		return bad("compressed_hash: want 64 lower-case hex digits")
+	}
+	if err := r.validatePatches(); err != nil {
+		return err
 	}
 	if legacy && r.Version == "" && r.OS == "" && r.Arch == "" {
 		return nil

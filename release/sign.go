@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"sort"
 
 	"github.com/secure-systems-lab/go-securesystemslib/cjson"
@@ -26,6 +27,13 @@ func (r *Release) object(withSignatures bool) (map[string]any, error) {
 		"arch":            r.Arch,
 		"compressed_hash": r.CompressedHash,
 		"compressed_size": json.Number(fmt.Sprint(r.CompressedSize)),
+	}
+	if len(r.Patches) > 0 {
+		patches, err := r.patchesObject()
+		if err != nil {
+			return nil, fmt.Errorf("%w: \"patches\": %v", ErrMalformed, err)
+		}
+		obj["patches"] = patches
 	}
 	for name, raw := range r.extra {
 		dec := json.NewDecoder(bytes.NewReader(raw))
@@ -69,12 +77,15 @@ func (r *Release) Marshal() ([]byte, error) {
 	}
 	names := make([]string, 0, len(r.extra))
 	for name := range r.extra {
-		names = append(names, name)
+		if !slices.Contains(known, name) {
+			names = append(names, name)
+		}
 	}
 	sort.Strings(names)
 	order := append(append(append([]string{}, known[:len(known)-1]...), names...), "signatures")
 	var buf bytes.Buffer
 	buf.WriteString("{\n")
+	order = slices.DeleteFunc(order, func(name string) bool { _, ok := obj[name]; return !ok })
 	for i, name := range order {
 		v, err := json.MarshalIndent(obj[name], "  ", "  ")
 		if err != nil {

@@ -43,6 +43,15 @@ type AddConfig struct {
 	Keys []crypto.Signer
 	// Force replaces an existing release of the same version and platform.
 	Force bool
+	// DeltaFrom are earlier versions of the same platform: for each, a
+	// patch from that release's binary to this one is written beside the
+	// full payload (which is always written) and signed in release.json.
+	// Each base release is read back from the repository by the client's
+	// reader and verified first: against the release keys of the root
+	// reached from Pin, or, without Pin, as signed by one of Keys.
+	DeltaFrom []string
+	// Pin is the publisher's pin directory, for DeltaFrom.
+	Pin string
 	// Progress, when not nil, receives the progress of a long upload.
 	Progress io.Writer
 
@@ -154,6 +163,15 @@ func Add(ctx context.Context, cfg AddConfig) (*AddResult, error) {
 	if err != nil {
 		return nil, fmt.Errorf("repotool: add: %s: %w", cfg.Binary, err)
 	}
+	patches, err := a.patches(ctx, r)
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		for _, np := range patches {
+			np.close()
+		}
+	}()
 	for _, k := range cfg.Keys {
 		if err := signWith(r, k); err != nil {
 			return nil, fmt.Errorf("repotool: add: %w", err)
@@ -166,7 +184,7 @@ func Add(ctx context.Context, cfg AddConfig) (*AddResult, error) {
 	if _, err := tmp.Seek(0, io.SeekStart); err != nil {
 		return nil, fmt.Errorf("repotool: add: %w", err)
 	}
-	if err := a.write(ctx, tmp, r.CompressedSize, meta); err != nil {
+	if err := a.write(ctx, tmp, r, patches, meta); err != nil {
 		return nil, err
 	}
 	res.Release = r
@@ -215,8 +233,52 @@ func (a *adder) orphan() error {
 	return errorf(ErrExists, "repotool: add: %s already exists in %s without a release.json: another add of %s is running, or one was interrupted", path.Base(a.payloadPath), a.s.where(), a.relDir)
 }
 
-// write uploads the payload from f, then release.json.
-func (a *adder) write(ctx context.Context, f io.Reader, size int64, meta []byte) error {
+// patches makes the patches of cfg.DeltaFrom to r, and lists them in r.
+func (a *adder) patches(ctx context.Context, r *release.Release) (_ []*newPatch, err error) {
+	if len(a.cfg.DeltaFrom) == 0 {
+		return nil, nil
+	}
+	if len(a.cfg.DeltaFrom) > limits.Patches {
+		return nil, fmt.Errorf("repotool: add: %d patches, a release may sign at most %d", len(a.cfg.DeltaFrom), limits.Patches)
+	}
+	tk, _, err := deltaTrust(ctx, a.s, "add", a.cfg.Pin, a.cfg.Keys)
+	if err != nil {
+		return nil, err
+	}
+	bin, err := readBinary(a.cfg.Binary, r)
+	if err != nil {
+		return nil, fmt.Errorf("repotool: add: %w", err)
+	}
+	var out []*newPatch
+	defer func() {
+		if err != nil {
+			for _, np := range out {
+				np.close()
+			}
+		}
+	}()
+	seen := map[string]bool{}
+	for _, from := range a.cfg.DeltaFrom {
+		if seen[from] {
+			return nil, fmt.Errorf("repotool: add: --delta-from %s given twice", from)
+		}
+		seen[from] = true
+		if a.cfg.Progress != nil {
+			fmt.Fprintf(a.cfg.Progress, "making the patch from %s\n", from)
+		}
+		np, err := makePatch(ctx, a.s.rd, tk, r, bin, from)
+		if err != nil {
+			return nil, fmt.Errorf("repotool: add: %w", err)
+		}
+		out = append(out, np)
+		r.Patches = append(r.Patches, np.entry)
+	}
+	return out, nil
+}
+
+// write uploads the payload from f, then the patches, then release.json.
+func (a *adder) write(ctx context.Context, f io.Reader, r *release.Release, patches []*newPatch, meta []byte) error {
+	size := r.CompressedSize
 	bar := newProgress(a.cfg.Progress, "uploading "+a.payloadPath, size)
 	err := a.s.put(ctx, a.payloadPath, bar.Reader(f), ifUnchanged(a.payloadTok))
 	bar.Done(err)
@@ -233,6 +295,24 @@ func (a *adder) write(ctx context.Context, f io.Reader, size int64, meta []byte)
 	if err != nil {
 		return fmt.Errorf("repotool: add: %w", err)
 	}
+	var uploaded []string
+	undo := func() {
+		if a.payloadTok == "" && !a.named(context.WithoutCancel(ctx)) {
+			// Nothing refers to the new payload: remove it, so that a
+			// retry does not find it in the way.
+			a.s.remove(context.WithoutCancel(ctx), a.payloadPath)
+		}
+		for _, p := range uploaded {
+			a.s.remove(context.WithoutCancel(ctx), p)
+		}
+	}
+	for _, np := range patches {
+		if err := a.uploadPatch(ctx, r, np); err != nil {
+			undo()
+			return fmt.Errorf("repotool: add: %w", err)
+		}
+		uploaded = append(uploaded, a.relDir+"/"+np.entry.File)
+	}
 	if a.cfg.betweenUploads != nil {
 		a.cfg.betweenUploads()
 	}
@@ -241,11 +321,7 @@ func (a *adder) write(ctx context.Context, f io.Reader, size int64, meta []byte)
 		err = a.s.put(ctx, a.metaPath, bytes.NewReader(meta), ifUnchanged(a.metaTok))
 	}
 	if err != nil {
-		if a.payloadTok == "" && !a.named(context.WithoutCancel(ctx)) {
-			// Nothing refers to the new payload: remove it, so that a
-			// retry does not find it in the way.
-			a.s.remove(context.WithoutCancel(ctx), a.payloadPath)
-		}
+		undo()
 		switch {
 		case errors.Is(err, ErrExists):
 			return a.exists()
@@ -260,6 +336,23 @@ func (a *adder) write(ctx context.Context, f io.Reader, size int64, meta []byte)
 		a.s.remove(ctx, a.relDir+"/"+a.old.Binary)
 	}
 	return nil
+}
+
+// uploadPatch writes np beside the release and checks it there; an
+// existing file of its name is replaced only with Force.
+func (a *adder) uploadPatch(ctx context.Context, r *release.Release, np *newPatch) error {
+	name := a.relDir + "/" + np.entry.File
+	tok, err := a.s.token(ctx, name)
+	if err != nil {
+		return err
+	}
+	if tok != "" && !a.cfg.Force {
+		return errorf(ErrExists, "%s already exists in %s", name, a.s.where())
+	}
+	bar := newProgress(a.cfg.Progress, "uploading "+name, np.entry.Size)
+	err = np.upload(ctx, a.s, r, tok)
+	bar.Done(err)
+	return err
 }
 
 // named reports whether the release.json now in the repository names the

@@ -47,7 +47,7 @@ const rel1 = "1.0.0/linux/amd64"
 // rotation, trust and channel tests; repotool's verify tests; release,
 // channel, trust and keys tests), and odd but good repositories.
 func corpus() []diffCase {
-	return append(append(goodCases(), releaseCases()...), append(payloadCases(), append(rootCases(), channelCases()...)...)...)
+	return append(append(append(goodCases(), releaseCases()...), append(payloadCases(), append(rootCases(), channelCases()...)...)...), deltaCases()...)
 }
 
 func goodCases() []diffCase {

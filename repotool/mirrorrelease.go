@@ -53,8 +53,11 @@ func (m *mirror) release(ctx context.Context, dir string) error {
 			return fmt.Errorf("destination: %w", err)
 		}
 		metaSame = bytes.Equal(old, data)
-		if metaSame && m.payloadPresent(ctx, r, payloadPath) == nil {
+		if metaSame && m.payloadPresent(ctx, r, payloadPath) == nil && m.patchesPresent(ctx, r) == nil {
 			m.res.Skipped = append(m.res.Skipped, metaPath, payloadPath)
+			for _, pt := range r.Patches {
+				m.res.Skipped = append(m.res.Skipped, dir+"/"+pt.File)
+			}
 			m.verified[dir] = true
 			return nil
 		}
@@ -64,6 +67,11 @@ func (m *mirror) release(ctx context.Context, dir string) error {
 	}
 	if err := m.payload(ctx, r, payloadPath); err != nil {
 		return err
+	}
+	for _, pt := range r.Patches {
+		if err := m.patch(ctx, r, pt); err != nil {
+			return err
+		}
 	}
 	if !metaSame {
 		if err := m.dst.put(ctx, metaPath, bytes.NewReader(data), ifUnchanged(metaTok)); err != nil {
@@ -122,6 +130,62 @@ func (m *mirror) payloadPresent(ctx context.Context, r *release.Release, name st
 	defer rc.Close()
 	_, err := io.Copy(io.Discard, rc)
 	return err
+}
+
+// patch copies the patch pt of r unless the destination holds it already,
+// checked on the way against its signed size and hash (reader.CopyPatch).
+// A patch that fails is never kept by the destination.
+func (m *mirror) patch(ctx context.Context, r *release.Release, pt release.Patch) error {
+	name, err := r.PatchPath(pt)
+	if err != nil {
+		return fmt.Errorf("%w: %s; nothing was written", ErrUnverified, trimPrefix(err))
+	}
+	tok, err := m.dst.token(ctx, name)
+	if err != nil {
+		return err
+	}
+	if tok != "" {
+		if m.patchPresent(ctx, r, pt) == nil {
+			m.res.Skipped = append(m.res.Skipped, name)
+			return nil
+		}
+		if !m.cfg.Force {
+			return errorf(ErrExists, "the destination holds another %s; use --force to replace it", name)
+		}
+	}
+	rc := reader.CopyPatch(ctx, params(), m.src.rd, r, pt)
+	defer rc.Close()
+	src := &firstError{r: rc}
+	err = m.dst.put(ctx, name, src, ifUnchanged(tok))
+	switch {
+	case src.err != nil && unreachable(src.err):
+		return fmt.Errorf("source: %w", src.err)
+	case src.err != nil:
+		return fmt.Errorf("%w: %s; nothing was written", ErrUnverified, trimPrefix(src.err))
+	case err != nil:
+		return err
+	}
+	m.res.Copied = append(m.res.Copied, name)
+	return nil
+}
+
+// patchPresent checks the destination's copy of the patch pt of r as
+// patch checks the source's.
+func (m *mirror) patchPresent(ctx context.Context, r *release.Release, pt release.Patch) error {
+	rc := reader.CopyPatch(ctx, params(), m.dst.rd, r, pt)
+	defer rc.Close()
+	_, err := io.Copy(io.Discard, rc)
+	return err
+}
+
+// patchesPresent checks every patch of r in the destination.
+func (m *mirror) patchesPresent(ctx context.Context, r *release.Release) error {
+	for _, pt := range r.Patches {
+		if err := m.patchPresent(ctx, r, pt); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // onlyGainsSignatures reports whether r may replace the release.json old

@@ -196,6 +196,14 @@ func Sign(ctx context.Context, cfg SignConfig) (*SignResult, error) {
 	}
 	if root != nil {
 		res.Outside = outsideRole(cfg.Keys, root.Targets())
+		// A signer endorses the patches too: each must make this binary
+		// from its base release, verified against the same root.
+		if err := checkPatches(ctx, s.rd, root.Targets(), r); err != nil {
+			if ctx.Err() != nil || unreachable(err) {
+				return nil, fmt.Errorf("repotool: sign: %w", err)
+			}
+			return nil, errorf(ErrPayloadMismatch, "repotool: sign: refusing to sign %s: %v", relDir, err)
+		}
 	}
 	if cfg.DryRun {
 		return res, res.wouldSign(cfg.Keys)

@@ -78,7 +78,11 @@ type Result struct {
 // strictly parsed; signatures from cfg.Threshold distinct keys of cfg.Keys;
 // signed version, os and arch equal to the directory the release is in;
 // binary a plain file name; the payload present, with the compressed and
-// uncompressed sha256 and sizes signed in release.json.
+// uncompressed sha256 and sizes signed in release.json; and every patch it
+// signs usable as a client whose binary is the patch's base would use it
+// (the base release verified with the same keys and signing that base
+// binary, the patch's sha256 and size, and the binary it makes from the
+// base's: the release's).
 //
 // It returns one Result per release found, sorted by path; the error is
 // for problems with the configuration or the repository as a whole, or
@@ -297,6 +301,9 @@ func verifyOne(ctx context.Context, rd repoReader, tk *trust.Keys, dir string) (
 	}
 	res.Keys = ids
 	if err := checkPayload(ctx, rd, r); err != nil {
+		return fail(err)
+	}
+	if err := checkPatches(ctx, rd, tk, r); err != nil {
 		return fail(err)
 	}
 	res.OK = true

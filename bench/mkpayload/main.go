@@ -4,9 +4,12 @@
 // with about one tenth of incompressible pseudo-random data mixed in, up
 // to exactly -size MiB. The first bytes are an executable's, so the
 // payload's header names this machine's platform. The same machine and
-// flags give the same bytes.
+// flags give the same bytes. With -change PERCENT, that share of its 4 KiB
+// blocks (after the first) then get 32 bytes overwritten at a random
+// place: the next build of the same program, for the delta benchmarks.
 //
 //	mkpayload -size 100 -out payload.bin /usr/bin /usr/lib
+//	mkpayload -size 100 -change 1 -out payload-next.bin /usr/bin /usr/lib
 package main
 
 import (
@@ -31,12 +34,17 @@ const (
 func main() {
 	size := flag.Int64("size", 100, "payload size in MiB")
 	out := flag.String("out", "", "output file (required)")
+	change := flag.Float64("change", 0, "then change this `PERCENT` of the 4 KiB blocks")
 	flag.Parse()
 	dirs := flag.Args()
 	if len(dirs) == 0 {
 		dirs = []string{"/usr/bin", "/usr/lib"}
 	}
-	if err := run(*size<<20, *out, dirs); err != nil {
+	err := run(*size<<20, *out, dirs)
+	if err == nil && *change > 0 {
+		err = changeBlocks(*out, *change)
+	}
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "mkpayload:", err)
 		os.Exit(1)
 	}
@@ -160,4 +168,33 @@ func (l *limitWriter) Write(p []byte) (int, error) {
 		err = errFull
 	}
 	return n, err
+}
+
+// changeBlocks overwrites 32 bytes at a random place of percent% of the
+// 4 KiB blocks of the file, the first block (the header) excepted.
+func changeBlocks(name string, percent float64) error {
+	const block, patch = 4 << 10, 32
+	f, err := os.OpenFile(name, os.O_RDWR, 0)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	rng := rand.New(rand.NewPCG(15, 1))
+	junk := make([]byte, patch)
+	for off := int64(block); off+block <= fi.Size(); off += block {
+		if rng.Float64()*100 >= percent {
+			continue
+		}
+		for i := range junk {
+			junk[i] = byte(rng.Uint32())
+		}
+		if _, err := f.WriteAt(junk, off+int64(rng.IntN(block-patch))); err != nil {
+			return err
+		}
+	}
+	return f.Close()
 }

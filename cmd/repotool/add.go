@@ -17,7 +17,7 @@ import (
 var addCommand = &command{
 	name:    "add",
 	summary: "add a binary to a repository as a (signed) release",
-	usage:   "add BINARY --repo REPO --version V [--os O] [--arch A] [--name NAME] [--compress bzip2|zstd] [--sign --key K]... [--force]",
+	usage:   "add BINARY --repo REPO --version V [--os O] [--arch A] [--name NAME] [--compress bzip2|zstd] [--sign --key K]... [--delta-from V0 [--pin DIR]]... [--force]",
 	about: `Compresses BINARY (bzip2 by default) into REPO/V/OS/ARCH/NAME.bz2 (.zst with zstd)
 and writes release.json beside it, signed by each --key. REPO is a directory or a
 file://, s3://, gs:// or azblob:// URL (credentials from the cloud SDKs' usual
@@ -26,10 +26,16 @@ header; a contradicting --os/--arch is refused. The payload is written first and
 release.json last, each visible only once complete. An existing release is replaced
 only with --force; of two publishers adding one release at once, one fails.
 Without --sign the release is unsigned, which only go-updater clients and clients
-that opted out of signatures accept.`,
+that opted out of signatures accept.
+--delta-from V0 (repeatable) also writes NAME-from-V0.bsdiff, a patch from the
+release V0 of the same platform, and signs it in release.json: clients running V0
+download it instead of the payload. V0 is read back from REPO and verified first,
+against the release keys of the root pinned in --pin DIR, or, without --pin, as
+signed by one of the --key keys; the patch is checked as clients check it.`,
 	example: `  repotool add ./app --repo repo --version 1.0.0 --sign --key keys/release.key
   repotool add dist/app.exe --repo repo --version v1.0.1 --name app --sign --key a.key --key b.key
-  repotool add ./app --repo 's3://updates/app?region=eu-west-1' --version 1.0.0 --sign --key release.key`,
+  repotool add ./app --repo 's3://updates/app?region=eu-west-1' --version 1.0.0 --sign --key release.key
+  repotool add ./app --repo repo --version 1.1.0 --sign --key keys/release.key --delta-from 1.0.0`,
 	flags: func(fs *pflag.FlagSet) {
 		fs.String("repo", "", "repository `DIR` (created if missing) or bucket URL (required)")
 		fs.String("version", "", "release `VERSION`, a semantic version such as 1.2.3 (required)")
@@ -40,6 +46,8 @@ that opted out of signatures accept.`,
 		fs.Bool("sign", false, "sign the release with each --key")
 		fs.StringArray("key", nil, "`KEY` to sign with: a private key file or a KMS key URI (repeatable)")
 		fs.String("passphrase-file", "", "read the passphrase of encrypted keys from `FILE`")
+		fs.StringArray("delta-from", nil, "also write a patch from the release `VERSION` of the same platform (repeatable)")
+		fs.String("pin", "", "the publisher's pin `DIR`: --delta-from releases must verify against the root reached from it (default: signed by a --key)")
 		fs.Bool("force", false, "replace an existing release")
 	},
 	run: runAdd,
@@ -65,6 +73,8 @@ func runAdd(c *cli, args []string) error {
 	cfg.Name, _ = fs.GetString("name")
 	cfg.Force, _ = fs.GetBool("force")
 	cfg.Compression, _ = fs.GetString("compress")
+	cfg.DeltaFrom, _ = fs.GetStringArray("delta-from")
+	cfg.Pin, _ = fs.GetString("pin")
 	cfg.Progress = c.stderr
 	sign, _ := fs.GetBool("sign")
 	keyFiles, _ := fs.GetStringArray("key")
@@ -90,6 +100,9 @@ func runAdd(c *cli, args []string) error {
 	}
 	path := r.Version + "/" + r.OS + "/" + r.Arch
 	fmt.Fprintf(c.stdout, "added %s: %s, %d bytes (%d compressed)\n", path, r.Binary, r.Size, r.CompressedSize)
+	for _, p := range r.Patches {
+		fmt.Fprintf(c.stdout, "patch from %s: %s, %d bytes (%.1f%% of the payload)\n", p.BaseVersion, p.File, p.Size, 100*float64(p.Size)/float64(r.CompressedSize))
+	}
 	for _, s := range r.Signatures {
 		fmt.Fprintf(c.stdout, "signed by %s\n", s.KeyID)
 	}

@@ -19,6 +19,8 @@ func hintFor(cmd string, err error) string {
 	switch {
 	case errors.As(err, &he):
 		return he.hint
+	case errors.Is(err, repotool.ErrUnanchored) && (cmd == "add" || cmd == "delta"):
+		return "nothing was written: a patch is made only from a base release you can verify: give --pin DIR, a pin whose root you verified, or sign with a --key whose signature the release carries"
 	case errors.Is(err, repotool.ErrUnanchored):
 		return "nothing was signed: sign only a release you can tie to what you hold: --pin DIR, a pin whose root you verified, once a release key has signed it; or --binary FILE, the binary you built or received out of band"
 	case errors.Is(err, repotool.ErrPin):

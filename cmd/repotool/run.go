@@ -34,6 +34,7 @@ var commands = []*command{
 	pubkeyCommand,
 	addCommand,
 	signCommand,
+	deltaCommand,
 	verifyCommand,
 	mirrorCommand,
 	serveCommand,

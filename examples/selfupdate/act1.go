@@ -14,7 +14,7 @@ import (
 // signedUpdates is act 1: a publisher signs releases with one pinned key; a
 // program updates itself to a signed release and refuses tampered ones.
 var signedUpdates = act{
-	title: "a signed release, a self-update, and two tampered releases refused",
+	title: "a signed release, a self-update, two tampered releases refused, and a delta update",
 	steps: []step{
 		{"Generate a release key", makeKey},
 		{"Build app 1.0.0, 2.0.0 and 3.0.0, each with the public key pinned", buildVersions},
@@ -22,6 +22,7 @@ var signedUpdates = act{
 		{"Install app 1.0.0 and let it update itself to 2.0.0", selfUpdate},
 		{"Publish 3.0.0; a mirror rewrites the hash in its release.json", tamperedMetadata},
 		{"A mirror alters one byte of the 3.0.0 payload instead", tamperedPayload},
+		{"Publish 3.0.0 again with a patch from 2.0.0; the app updates by the patch", deltaUpdate},
 	},
 }
 
@@ -123,4 +124,38 @@ func tamperedPayload(ctx context.Context, d *demo) error {
 	d.p.say("tampered: byte %d of %s flipped; its release.json is untouched and validly signed", len(data)/2, d.rel(payload))
 	_, err = d.expectRefused(ctx, "ErrChecksum", "2.0.0", "1.0.0", "-update", d.url, "-to", "3.0.0")
 	return err
+}
+
+// deltaUpdate republishes 3.0.0 (replacing the tampered one) with a signed
+// patch from 2.0.0, made from 2.0.0 as the repository holds it, verified
+// against the release key. The installed 2.0.0 is that patch's base, so it
+// downloads the patch, not the payload, rebuilds 3.0.0 from its own binary
+// and checks the result against the signed hash, as it would a payload.
+func deltaUpdate(ctx context.Context, d *demo) error {
+	r, err := d.publishDelta(ctx, "3.0.0", d.builds["3.0.0"], d.release, "2.0.0")
+	if err != nil {
+		return err
+	}
+	pt := r.Patches[0]
+	from := d.serverLog.count()
+	out, code, err := d.runApp(ctx, "-update", d.url, "-to", "3.0.0")
+	if err != nil {
+		return err
+	}
+	if code != 0 {
+		return fmt.Errorf("the app exited with status %d", code)
+	}
+	if err := expectLines(out, "app 2.0.0", "updating to 3.0.0", "installed 3.0.0", "app 3.0.0"); err != nil {
+		return err
+	}
+	if !strings.Contains(out, "apply: updating by patch") {
+		return fmt.Errorf("the app did not update by the patch")
+	}
+	got := d.serverLog.since(from)
+	patchBytes, payloadBytes := servedBytes(got, "/"+inRepo("3.0.0", pt.File)), servedBytes(got, "/"+inRepo("3.0.0", r.Binary))
+	if payloadBytes != 0 || patchBytes != pt.Size {
+		return fmt.Errorf("the server sent %d bytes of the patch (signed %d) and %d of the payload, want the patch only", patchBytes, pt.Size, payloadBytes)
+	}
+	d.p.ok("downloaded %d bytes (the patch) instead of %d (the full payload): %.2f%%", patchBytes, r.CompressedSize, 100*float64(patchBytes)/float64(r.CompressedSize))
+	return d.expectInstalled("3.0.0", "2.0.0")
 }

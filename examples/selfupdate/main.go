@@ -7,7 +7,10 @@
 // release key, builds three versions of a tiny program that updates itself
 // (./app), publishes a signed release to a repository served on 127.0.0.1,
 // and runs version 1.0.0, which updates itself to 2.0.0 and restarts. Then a
-// mirror tampers with release 3.0.0, and the update is refused.
+// mirror tampers with release 3.0.0, and the update is refused. Last, 3.0.0
+// is published again with a signed patch from 2.0.0, and the app updates by
+// downloading the patch (a few hundred bytes) instead of the payload
+// (megabytes); the demo shows both sizes, from the server's log.
 //
 // In act 2 the program pins a TUF trust root instead of a key and follows
 // channel "stable" of a second repository. The publisher rotates the

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 
 	"github.com/safeupdate/safeupdate/release"
@@ -36,6 +37,40 @@ func (d *demo) publish(ctx context.Context, version, binary string, key *demoKey
 	d.p.say("published %s/%s: %s (%d bytes, %d compressed), signed by key %.16s...",
 		d.rel(res.Dir), release.FileName, r.Binary, r.Size, r.CompressedSize, r.Signatures[0].KeyID)
 	return nil
+}
+
+// publishDelta replaces release version with binary, signed with key,
+// adding a patch from release from: what repotool add --force --delta-from
+// does.
+func (d *demo) publishDelta(ctx context.Context, version, binary string, key *demoKey, from string) (*release.Release, error) {
+	res, err := repotool.Add(ctx, repotool.AddConfig{
+		Repo: d.repo, Binary: binary, Version: version, OS: runtime.GOOS, Arch: runtime.GOARCH, Name: "app",
+		Keys: []crypto.Signer{key.signer}, DeltaFrom: []string{from}, Force: true,
+	})
+	if err != nil {
+		return nil, err
+	}
+	r := res.Release
+	if len(r.Patches) != 1 {
+		return nil, fmt.Errorf("release %s has %d patches, want 1", version, len(r.Patches))
+	}
+	pt := r.Patches[0]
+	d.p.say("published %s/%s: %s (%d bytes compressed) and %s, a patch from %s (%d bytes), both signed in release.json",
+		d.rel(res.Dir), release.FileName, r.Binary, r.CompressedSize, pt.File, pt.BaseVersion, pt.Size)
+	return r, nil
+}
+
+// servedBytes adds up the bytes the server sent for path in log, lines of
+// requestLog ("GET PATH STATUS BYTES").
+func servedBytes(log, path string) int64 {
+	var n int64
+	for line := range strings.Lines(log) {
+		if f := strings.Fields(line); len(f) == 4 && f[1] == path {
+			b, _ := strconv.ParseInt(f[3], 10, 64)
+			n += b
+		}
+	}
+	return n
 }
 
 // inRepo returns the path of name, a file of release version for this

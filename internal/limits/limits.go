@@ -17,6 +17,11 @@ const (
 	// Signatures is the most signature entries a release.json may carry.
 	Signatures = 64
 
+	// Patches is the most patch entries a release.json may carry (one per
+	// earlier release a client may be updating from). A client considers
+	// only those whose base is its own binary, and downloads one.
+	Patches = 16
+
 	// JSONDepth is the deepest nesting accepted in any metadata document.
 	JSONDepth = 16
 

@@ -87,9 +87,18 @@ func (c *copyReader) Close() error {
 }
 
 func payloadAtRate(ctx context.Context, p *Params, src Source, r *release.Release, w io.Writer, h how) error {
-	size := r.CompressedSize
+	path, _ := r.PayloadPath()
+	return atMinRate(ctx, p, path, r.CompressedSize, func(ctx context.Context) error {
+		return download(ctx, p, src, r, w, h)
+	})
+}
+
+// atMinRate runs fetch, the transfer of size bytes of path (0: an unsigned
+// legacy release that does not say), under the deadline Payload
+// describes: the stall timeout plus size at the minimum rate.
+func atMinRate(ctx context.Context, p *Params, path string, size int64, fetch func(context.Context) error) error {
 	if size == 0 {
-		size = limits.BinarySize // an unsigned legacy release does not say
+		size = limits.BinarySize
 	}
 	rate := int64(DefaultMinRate)
 	if p != nil && p.MinRate > 0 {
@@ -104,9 +113,8 @@ func payloadAtRate(ctx context.Context, p *Params, src Source, r *release.Releas
 	slow := &slowError{rate: rate, after: d}
 	dctx, cancel := context.WithTimeoutCause(ctx, d, slow)
 	defer cancel()
-	err := download(dctx, p, src, r, w, h)
+	err := fetch(dctx)
 	if err != nil && ctx.Err() == nil && context.Cause(dctx) == error(slow) {
-		path, _ := r.PayloadPath()
 		return &FetchError{Path: path, Err: slow}
 	}
 	return err

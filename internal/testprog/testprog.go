@@ -18,6 +18,8 @@ import (
 
 // programs maps each program the tests run to the Debian package that has it.
 var programs = map[string]string{
+	"bsdiff":  "bsdiff",
+	"bspatch": "bsdiff",
 	"bzip2":   "bzip2",
 	"chattr":  "e2fsprogs",
 	"getcap":  "libcap2-bin",
