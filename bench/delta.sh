@@ -12,6 +12,7 @@
 #   shipped  the same two builds with -ldflags='-s -w' (no symbols, no DWARF)
 #   dep      NEW_REV built with klauspost/compress v1.18.0 (replace
 #            directive) -> NEW_REV as it is (v1.20.3): a dependency bumped
+#   depshipped  the same two builds with -ldflags='-s -w'
 #   exes     100 MiB of this machine's ELF executables (/usr/bin, GOROOT's
 #            pkg/tool) -> the same changed in ~1% of its bytes (edits of 1-8
 #            bytes at random positions: half replaced, a quarter inserted, a
@@ -35,7 +36,7 @@ cd "$(dirname "$0")/.."
 
 RUNS=${RUNS:-3}
 GEN_RUNS=${GEN_RUNS:-1}
-CASES=${CASES:-builds shipped dep exes}
+CASES=${CASES:-builds shipped dep depshipped exes}
 REF=${REF-builds shipped}
 OLD_REV=${OLD_REV:-6b35355}
 NEW_REV=${NEW_REV:-769276e}
@@ -96,14 +97,15 @@ prepare() {
 		build "$OLD_REV" "$d/old" -ldflags='-s -w'
 		build "$NEW_REV" "$d/new" -ldflags='-s -w'
 		;;
-	dep)
-		local src=$WORK/src-dep
+	dep | depshipped)
+		local src=$WORK/src-dep flags=()
+		[ "$c" = depshipped ] && flags=(-ldflags='-s -w')
 		mkdir -p "$src"
 		git archive "$NEW_REV" | tar -x -C "$src"
 		(cd "$src" && go mod edit -replace github.com/klauspost/compress=github.com/klauspost/compress@v1.18.0 &&
-			quiet env GOFLAGS=-mod=mod go build -trimpath -o "$d/old" ./cmd/repotool)
+			quiet env GOFLAGS=-mod=mod go build -trimpath "${flags[@]}" -o "$d/old" ./cmd/repotool)
 		rm -rf "$src"
-		build "$NEW_REV" "$d/new"
+		build "$NEW_REV" "$d/new" "${flags[@]}"
 		;;
 	exes)
 		quiet "$DB" corpus 100 "$d/old" /usr/bin "$(go env GOROOT)/pkg/tool"

@@ -30,8 +30,15 @@
 // hash with a signed one. Write the output to a temporary file, never over
 // the old file.
 //
-// Diff's input is trusted (the publisher's own files); its memory is about
-// 6 bytes per byte of the old file plus 3 per byte of the new one.
+// Diff's input is trusted (the publisher's own files). It holds both files,
+// a suffix array of old (4 bytes a byte) and the uncompressed streams: 0.9
+// GB for two 79 MB builds of repotool (bench/delta.sh has the figures).
+//
+// Go programs should be built with -ldflags='-s -w' (or at least
+// -ldflags=-compressdwarf=false) to patch well: Go compresses DWARF
+// sections by default, and a change anywhere in the code changes them
+// whole. Two builds of repotool four commits apart make a patch of 7% of
+// the bzip2 payload with -s -w, 52% without.
 //
 // # Compatibility
 //
