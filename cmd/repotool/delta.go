@@ -35,7 +35,7 @@ Prints what is signed; --dry-run makes the patch and writes nothing.`,
 		fs.String("arch", "", "release `ARCH` (required)")
 		fs.String("from", "", "the release `VERSION` to patch from (required)")
 		fs.String("pin", "", "the publisher's pin `DIR`: both releases must verify against the root reached from it (default: signed by a --key)")
-		fs.StringArray("key", nil, "private `KEY` file to sign with (required, repeatable)")
+		fs.StringArray("key", nil, "`KEY` to sign with: a private key file or a KMS key URI (required, repeatable)")
 		fs.String("passphrase-file", "", "read the passphrase of encrypted keys from `FILE`")
 		fs.Bool("dry-run", false, "check, make the patch and show what would be signed; write nothing")
 	},
@@ -60,11 +60,11 @@ func runDelta(c *cli, args []string) error {
 	if len(keyFiles) == 0 {
 		return usagef("missing --key")
 	}
-	if cfg.Keys, err = c.loadKeys(keyFiles, passFile); err != nil {
-		return err
-	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	if cfg.Keys, err = c.loadKeys(ctx, keyFiles, passFile); err != nil {
+		return err
+	}
 	res, err := repotool.Delta(ctx, cfg)
 	if err != nil {
 		return err
