@@ -91,12 +91,50 @@ func (m *mirror) payload(ctx context.Context, r *release.Release, name string) e
 	if err := reader.CheckPayloadName(r.Binary); err != nil {
 		return fmt.Errorf("%w: %s; nothing was written", ErrUnverified, trimPrefix(err))
 	}
+	return m.copyChecked(ctx, name, r.CompressedSize, func(src reader.Source) io.ReadCloser {
+		return reader.Copy(ctx, params(), src, r, m.cfg.CheckBinary)
+	})
+}
+
+// payloadPresent checks the destination's payload of r as payload checks
+// the source's: its signed compressed size and hash, or with CheckBinary
+// fully.
+func (m *mirror) payloadPresent(ctx context.Context, r *release.Release, name string) error {
+	return drain(reader.Copy(ctx, params(), m.dst.rd, r, m.cfg.CheckBinary))
+}
+
+// patch copies the patch pt of r unless the destination holds it already,
+// checked on the way against its signed size and hash (reader.CopyPatch).
+// A patch that fails is never kept by the destination.
+func (m *mirror) patch(ctx context.Context, r *release.Release, pt release.Patch) error {
+	name, err := r.PatchPath(pt)
+	if err != nil {
+		return fmt.Errorf("%w: %s; nothing was written", ErrUnverified, trimPrefix(err))
+	}
+	return m.copyChecked(ctx, name, pt.Size, func(src reader.Source) io.ReadCloser {
+		return reader.CopyPatch(ctx, params(), src, r, pt)
+	})
+}
+
+// patchPresent checks the destination's copy of the patch pt of r as
+// patch checks the source's.
+func (m *mirror) patchPresent(ctx context.Context, r *release.Release, pt release.Patch) error {
+	return drain(reader.CopyPatch(ctx, params(), m.dst.rd, r, pt))
+}
+
+// copyChecked copies the file name of size bytes, read through open (a
+// reader.Copy or reader.CopyPatch of the source, whose last read fails
+// unless the file is what the release signs), unless the destination's
+// copy passes the same check. Without --force another file there is
+// refused. A file that fails is never kept by the destination: the
+// upload ends with the failed read.
+func (m *mirror) copyChecked(ctx context.Context, name string, size int64, open func(reader.Source) io.ReadCloser) error {
 	tok, err := m.dst.token(ctx, name)
 	if err != nil {
 		return err
 	}
 	if tok != "" {
-		if m.payloadPresent(ctx, r, name) == nil {
+		if drain(open(m.dst.rd)) == nil {
 			m.res.Skipped = append(m.res.Skipped, name)
 			return nil
 		}
@@ -104,10 +142,10 @@ func (m *mirror) payload(ctx context.Context, r *release.Release, name string) e
 			return errorf(ErrExists, "the destination holds another %s; use --force to replace it", name)
 		}
 	}
-	rc := reader.Copy(ctx, params(), m.src.rd, r, m.cfg.CheckBinary)
+	rc := open(m.src.rd)
 	defer rc.Close()
 	src := &firstError{r: rc}
-	bar := newProgress(m.cfg.Progress, "mirroring "+name, r.CompressedSize)
+	bar := newProgress(m.cfg.Progress, "mirroring "+name, size)
 	err = m.dst.put(ctx, name, bar.Reader(src), ifUnchanged(tok))
 	bar.Done(err)
 	switch {
@@ -122,57 +160,8 @@ func (m *mirror) payload(ctx context.Context, r *release.Release, name string) e
 	return nil
 }
 
-// payloadPresent checks the destination's payload of r as payload checks
-// the source's: its signed compressed size and hash, or with CheckBinary
-// fully.
-func (m *mirror) payloadPresent(ctx context.Context, r *release.Release, name string) error {
-	rc := reader.Copy(ctx, params(), m.dst.rd, r, m.cfg.CheckBinary)
-	defer rc.Close()
-	_, err := io.Copy(io.Discard, rc)
-	return err
-}
-
-// patch copies the patch pt of r unless the destination holds it already,
-// checked on the way against its signed size and hash (reader.CopyPatch).
-// A patch that fails is never kept by the destination.
-func (m *mirror) patch(ctx context.Context, r *release.Release, pt release.Patch) error {
-	name, err := r.PatchPath(pt)
-	if err != nil {
-		return fmt.Errorf("%w: %s; nothing was written", ErrUnverified, trimPrefix(err))
-	}
-	tok, err := m.dst.token(ctx, name)
-	if err != nil {
-		return err
-	}
-	if tok != "" {
-		if m.patchPresent(ctx, r, pt) == nil {
-			m.res.Skipped = append(m.res.Skipped, name)
-			return nil
-		}
-		if !m.cfg.Force {
-			return errorf(ErrExists, "the destination holds another %s; use --force to replace it", name)
-		}
-	}
-	rc := reader.CopyPatch(ctx, params(), m.src.rd, r, pt)
-	defer rc.Close()
-	src := &firstError{r: rc}
-	err = m.dst.put(ctx, name, src, ifUnchanged(tok))
-	switch {
-	case src.err != nil && unreachable(src.err):
-		return fmt.Errorf("source: %w", src.err)
-	case src.err != nil:
-		return fmt.Errorf("%w: %s; nothing was written", ErrUnverified, trimPrefix(src.err))
-	case err != nil:
-		return err
-	}
-	m.res.Copied = append(m.res.Copied, name)
-	return nil
-}
-
-// patchPresent checks the destination's copy of the patch pt of r as
-// patch checks the source's.
-func (m *mirror) patchPresent(ctx context.Context, r *release.Release, pt release.Patch) error {
-	rc := reader.CopyPatch(ctx, params(), m.dst.rd, r, pt)
+// drain reads rc to its end and closes it, returning the first error.
+func drain(rc io.ReadCloser) error {
 	defer rc.Close()
 	_, err := io.Copy(io.Discard, rc)
 	return err
