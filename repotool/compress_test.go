@@ -252,3 +252,79 @@ func benchmarkCompress(b *testing.B, kind string) {
 
 func BenchmarkCompressBzip2(b *testing.B) { benchmarkCompress(b, kindBzip2) }
 func BenchmarkCompressZstd(b *testing.B)  { benchmarkCompress(b, kindZstd) }
+
+// TestZstdFramesReadAsOne compresses in frames much smaller than the real
+// ones, so that there are many: every zstd decoder reads them as one
+// payload, within the 8 MiB window clients allow, and the frames do not
+// depend on the number of workers.
+func TestZstdFramesReadAsOne(t *testing.T) {
+	data := executables(t, 5<<19)
+	var outs [][]byte
+	for _, workers := range []int{1, 3} {
+		var b bytes.Buffer
+		z, err := newZstdWriter(&b, workers, 256<<10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for p := data; len(p) > 0; p = p[min(len(p), 100000):] {
+			if _, err := z.Write(p[:min(len(p), 100000)]); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := z.Close(); err != nil {
+			t.Fatal(err)
+		}
+		outs = append(outs, b.Bytes())
+	}
+	if !bytes.Equal(outs[0], outs[1]) {
+		t.Fatal("1 and 3 workers wrote different frames")
+	}
+	z := outs[0]
+	if n := bytes.Count(z, []byte{0x28, 0xb5, 0x2f, 0xfd}); n < 10 {
+		t.Fatalf("%d frame magics, want one per 256 KiB", n)
+	}
+	d, err := zstd.NewReader(bytes.NewReader(z), zstd.WithDecoderMaxWindow(8<<20), zstd.WithDecoderMaxMemory(8<<20), zstd.WithDecoderConcurrency(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	if got, err := io.ReadAll(d); err != nil || !bytes.Equal(got, data) {
+		t.Fatalf("klauspost zstd: %d bytes, %v", len(got), err)
+	}
+	cmd := exec.Command(testprog.Path(t, "zstd"), "-d", "-c", "--memory=8MB")
+	cmd.Stdin = bytes.NewReader(z)
+	if got, err := cmd.Output(); err != nil || !bytes.Equal(got, data) {
+		t.Fatalf("zstd -d: %d bytes, %v", len(got), err)
+	}
+}
+
+// TestZstdWriterStopsOnWriteError: once writing a frame fails, Write and
+// Close return the error, and nothing waits forever.
+func TestZstdWriterStopsOnWriteError(t *testing.T) {
+	boom := errors.New("disk full")
+	z, err := newZstdWriter(failAfter{n: new(int), err: boom}, 2, 64<<10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data := executables(t, 1<<20)
+	var werr error
+	for p := data; len(p) > 0 && werr == nil; p = p[min(len(p), 10000):] {
+		_, werr = z.Write(p[:min(len(p), 10000)])
+	}
+	if cerr := z.Close(); !errors.Is(cerr, boom) || (werr != nil && !errors.Is(werr, boom)) {
+		t.Fatalf("Write: %v, Close: %v; want %v", werr, cerr, boom)
+	}
+}
+
+// failAfter accepts two writes, then fails.
+type failAfter struct {
+	n   *int
+	err error
+}
+
+func (f failAfter) Write(p []byte) (int, error) {
+	if *f.n++; *f.n > 2 {
+		return 0, f.err
+	}
+	return len(p), nil
+}

@@ -55,7 +55,7 @@ func FormatOf(binary string) (Format, error) {
 
 // NewDecoder returns a reader of the payload decompressed from r, and a
 // function that stops the decoder and releases its memory. workers bounds
-// the goroutines that decode a bzip2 payload of several streams.
+// the goroutines that decode a bzip2 payload.
 func NewDecoder(f Format, r io.Reader, workers int) (io.Reader, func(), error) {
 	if f == Zstd {
 		d, err := zstd.NewReader(r,

@@ -2,7 +2,7 @@ package pbzip2
 
 import (
 	"encoding/binary"
-	"slices"
+	"math/bits"
 )
 
 // Reader's workers decode segments with the decoder below rather than with
@@ -17,12 +17,100 @@ import (
 // from that segment on with compress/bzip2, so input the two might treat
 // differently is always decoded by compress/bzip2 itself.
 
-// A segDecoder decodes segments made of whole bzip2 streams.
+// A segDecoder decodes segments: runs of whole bzip2 streams, or of whole
+// blocks from inside a stream (see run).
 type segDecoder struct {
 	next  []uint32 // per BWT row: its last-column byte (low 8 bits) and next row
 	br    bitReader
-	limit int    // most output bytes accepted
-	out   []byte // output so far
+	out   []byte // output not yet flushed (its capacity is the buffer's)
+	sent  int    // output bytes flushed so far
+	flush func(d *segDecoder) bool
+
+	st     segState
+	res    point // the last place a sequential decode can take over from
+	closed point // the last stream boundary
+}
+
+// A segState is where a segment's decode is in the stream structure.
+type segState struct {
+	inStream bool
+	// head: in the stream the segment starts inside of, whose level and
+	// combined CRC so far are not known to the worker (the emitter knows
+	// them). Its blocks are decoded as level 9 and checked against the real
+	// level later (need); its combined CRC is kept relative to the one at
+	// the segment's start (crc, blocks), and its stored CRC checked later.
+	head   bool
+	level  int    // !head: the stream's level, '1'..'9' as a number 1..9
+	crc    uint32 // combined CRC of the stream's blocks (head: relative)
+	blocks int    // head: blocks decoded in this segment
+	need   int    // head: the least block size (level*100000) its blocks need
+	ended  bool   // the head stream ended in this segment, with:
+	hcrc   uint32 // its relative combined CRC, over hblocks blocks,
+	hblock int
+	stored uint32 // and the CRC stored at its end
+}
+
+// A point is a place in a segment where a sequential decode can take over:
+// a stream boundary (open false, bit%8 == 0) or a block boundary inside a
+// stream. At a head point (only ever the segment's start) the stream state
+// is the emitter's; otherwise it is level and crc.
+type point struct {
+	bit   int
+	open  bool
+	head  bool
+	level int
+	crc   uint32
+	out   int // output bytes of the segment before it
+}
+
+// A chain is the stream state at a cut between segments.
+type chain struct {
+	open  bool
+	level int
+	crc   uint32
+}
+
+// rotate is the combined CRC of a stream after blocks more blocks, when it
+// was crc before them and they alone combine to rel.
+func rotate(crc uint32, blocks int, rel uint32) uint32 {
+	return bits.RotateLeft32(crc, blocks%32) ^ rel
+}
+
+// fits reports whether the head state st of a segment that starts inside
+// a stream (mid) or at a stream boundary agrees with the state in where
+// the segment starts: the decode of its head stream is then what
+// compress/bzip2 decodes there.
+func (st *segState) fits(mid bool, in chain) bool {
+	if mid != in.open {
+		return false
+	}
+	if !mid {
+		return true
+	}
+	if st.need > in.level*100000 {
+		return false
+	}
+	return !st.ended || rotate(in.crc, st.hblock, st.hcrc) == st.stored
+}
+
+// know turns a head state into an absolute one, once it fits in.
+func (st *segState) know(in chain) {
+	if st.head {
+		st.head = false
+		st.level = in.level
+		st.crc = rotate(in.crc, st.blocks, st.crc)
+	}
+}
+
+// end returns the state at the segment's end, once it fits in.
+func (st *segState) end(in chain) chain {
+	if !st.inStream {
+		return chain{}
+	}
+	if st.head {
+		return chain{open: true, level: in.level, crc: rotate(in.crc, st.blocks, st.crc)}
+	}
+	return chain{open: true, level: st.level, crc: st.crc}
 }
 
 // decode decodes the longest run of whole, valid streams at the start of
@@ -31,45 +119,82 @@ type segDecoder struct {
 // whether they are the whole of src. Decoding stops at the first stream
 // that is invalid, runs past src or would take the output past limit.
 func (d *segDecoder) decode(out, src []byte, limit int) ([]byte, int, bool) {
-	d.br = bitReader{src: src}
-	d.out, d.limit = out[:0], limit
-	good, n := 0, 0
-	for n < len(src) && d.stream() {
-		good, n = len(d.out), d.br.consumed()/8
+	d.out, d.sent, d.flush = out[:0:limit], 0, nil
+	if len(src) > 0 && d.run(src, 0, 8*len(src), false, false) {
+		return d.out, len(src), true
 	}
-	return d.out[:good], n, n > 0 && n == len(src)
+	return d.out[:d.closed.out], d.closed.bit / 8, false
 }
 
-// stream decodes one stream, from its header to its padding.
-func (d *segDecoder) stream() bool {
+// run decodes the bits of src from startBit to end: whole streams, except
+// that the segment starts inside a stream at a block magic if mid and ends
+// inside one at a block magic if endMid. It reports whether the bits are
+// exactly that; if not, d.res is where a sequential decode must take over
+// to decode them as compress/bzip2 does. The output goes to d.out, handed
+// to d.flush whenever it is full (no flush: decoding stops there). Every
+// block's CRC is checked, and every stream's combined CRC, except those of
+// a head stream (see segState), which fits checks.
+func (d *segDecoder) run(src []byte, startBit, end int, mid, endMid bool) bool {
+	d.br = bitReader{src: src, end: end}
 	br := &d.br
-	if br.read(24) != 'B'<<16|'Z'<<8|'h' {
-		return false
+	if startBit > 0 {
+		br.read(uint(startBit))
 	}
-	level := br.read(8)
-	if level < '1' || level > '9' {
-		return false
-	}
-	maxBlock := int(level-'0') * 100000
-	var combined uint32
+	st := &d.st
+	*st = segState{inStream: mid, head: mid}
+	d.res = point{bit: startBit, open: mid, head: mid}
+	d.closed = point{bit: startBit}
 	for {
+		pos := br.consumed()
+		if pos == end {
+			return !st.inStream || endMid
+		}
+		if !st.inStream {
+			if br.read(24) != 'B'<<16|'Z'<<8|'h' {
+				return false
+			}
+			level := br.read(8)
+			if level < '1' || level > '9' || br.overrun() {
+				return false
+			}
+			*st = segState{inStream: true, level: int(level - '0'), ended: st.ended,
+				hcrc: st.hcrc, hblock: st.hblock, stored: st.stored, need: st.need}
+			continue
+		}
+		if !st.head {
+			d.res = point{bit: pos, open: true, level: st.level, crc: st.crc, out: d.sent + len(d.out)}
+		}
 		magic := uint64(br.read(24))<<24 | uint64(br.read(24))
-		if magic == finalMagic {
-			break
-		}
-		if magic != blockMagic || br.overrun() {
+		if br.overrun() {
 			return false
 		}
-		crc, ok := d.block(maxBlock)
-		if !ok {
+		switch magic {
+		case blockMagic:
+			crc, ok := d.block()
+			if !ok {
+				return false
+			}
+			st.crc = st.crc<<1 | st.crc>>31 ^ crc
+			if st.head {
+				st.blocks++
+			}
+		case finalMagic:
+			stored := br.read(32)
+			if st.head {
+				st.ended, st.hcrc, st.hblock, st.stored = true, st.crc, st.blocks, stored
+			} else if stored != st.crc {
+				return false
+			}
+			if !br.align() || br.overrun() {
+				return false
+			}
+			st.inStream, st.head = false, false
+			d.res = point{bit: br.consumed(), out: d.sent + len(d.out)}
+			d.closed = d.res
+		default:
 			return false
 		}
-		combined = (combined<<1 | combined>>31) ^ crc
 	}
-	if br.read(32) != combined {
-		return false
-	}
-	return br.align() && !br.overrun()
 }
 
 // A huffTable decodes one prefix code: codes of up to fastBits bits by one
@@ -80,6 +205,7 @@ type huffTable struct {
 	base    [maxDecLen + 2]int32  // per length: index in syms of its first code, minus that code
 	syms    [maxAlpha]uint16      // symbols in code order
 	minLong int                   // shortest length above fastBits
+	whole   bool                  // the code is complete (see build)
 }
 
 const (
@@ -88,7 +214,7 @@ const (
 )
 
 // build sets up t for the code lengths lens and reports whether they form
-// a complete prefix code.
+// a prefix code; t.whole tells whether it is complete.
 func (t *huffTable) build(lens []uint8) bool {
 	var count [maxDecLen + 1]int
 	for _, l := range lens {
@@ -98,9 +224,13 @@ func (t *huffTable) build(lens []uint8) bool {
 	for l := 1; l <= maxDecLen; l++ {
 		kraft += count[l] << (maxDecLen - l)
 	}
-	if kraft != 1<<maxDecLen {
+	if kraft > 1<<maxDecLen {
 		return false
 	}
+	// compress/bzip2 reads an incomplete code differently (it skips a
+	// level of its tree where a node has one child), so a table with one
+	// may be read but not used. Encoders write such tables unused (lbzip2).
+	t.whole = kraft == 1<<maxDecLen
 	var first [maxDecLen + 2]int // index in syms of each length's first code
 	code := uint32(0)
 	idx := 0
@@ -158,9 +288,16 @@ func (t *huffTable) decodeSym(br *bitReader) uint16 {
 	return t.syms[t.base[l]+int32(v>>(maxDecLen-l))]
 }
 
-// block decodes one block, after its magic, and returns its CRC.
-func (d *segDecoder) block(maxBlock int) (uint32, bool) {
+// block decodes one block, after its magic, and returns its CRC. A block
+// of a head stream is decoded as if the level were 9, and the block size
+// that it needs is recorded (any size check below passes for a level
+// exactly if it passes for 9 and the level's size is at least need).
+func (d *segDecoder) block() (uint32, bool) {
 	br := &d.br
+	maxBlock := 900000
+	if !d.st.head {
+		maxBlock = d.st.level * 100000
+	}
 	want := br.read(32)
 	if br.read(1) != 0 { // randomized: obsolete
 		return 0, false
@@ -237,6 +374,7 @@ func (d *segDecoder) block(maxBlock int) (uint32, bool) {
 	next := d.next[:maxBlock]
 	var counts [256]int
 	var mtf [256]byte
+	maxWeight := 0
 	copy(mtf[:], alphabet[:size])
 	eob := uint16(size + 1)
 	n, run, weight := 0, 0, 1
@@ -245,12 +383,16 @@ func (d *segDecoder) block(maxBlock int) (uint32, bool) {
 			return 0, false
 		}
 		t := &tables[sel[g]]
+		if !t.whole {
+			return 0, false
+		}
 		for range groupSize {
 			s := t.decodeSym(br)
 			if s <= runB {
 				if weight > maxBlock {
 					return 0, false
 				}
+				maxWeight = max(maxWeight, weight)
 				run += int(s+1) * weight
 				weight <<= 1
 				continue
@@ -268,10 +410,15 @@ func (d *segDecoder) block(maxBlock int) (uint32, bool) {
 				run, weight = 0, 1
 			}
 			if s == eob {
-				if g != nSel-1 || br.overrun() || origPtr >= n {
+				// Selectors past the last group are read and unused, as
+				// compress/bzip2 reads them (lbzip2 writes some).
+				if br.overrun() || origPtr >= n {
 					return 0, false
 				}
-				return d.unsort(next[:n], &counts, origPtr, want)
+				if d.st.head {
+					d.st.need = max(d.st.need, n, maxWeight, (nSel-1)*groupSize)
+				}
+				return want, d.unsort(next[:n], &counts, origPtr, want)
 			}
 			if n == maxBlock {
 				return 0, false
@@ -291,10 +438,11 @@ func (d *segDecoder) block(maxBlock int) (uint32, bool) {
 }
 
 // unsort undoes the BWT of the last column in the low bytes of next and
-// undoes the first run-length stage into d.out, checking the block's CRC.
-// A row's successor is the row whose last byte is the same occurrence of
-// the same value as the row's first byte.
-func (d *segDecoder) unsort(next []uint32, counts *[256]int, origPtr int, want uint32) (uint32, bool) {
+// undoes the first run-length stage into d.out (flushing it when full),
+// and reports whether the block's CRC is want. A row's successor is the
+// row whose last byte is the same occurrence of the same value as the
+// row's first byte.
+func (d *segDecoder) unsort(next []uint32, counts *[256]int, origPtr int, want uint32) bool {
 	var start [256]int
 	sum := 0
 	for b, c := range counts {
@@ -306,8 +454,10 @@ func (d *segDecoder) unsort(next []uint32, counts *[256]int, origPtr int, want u
 		next[start[b]] |= uint32(i) << 8
 		start[b]++
 	}
-	begin := len(d.out)
 	out := d.out
+	mark := len(out) // out[mark:] is the block's output not yet in crc
+	var crc uint32
+	var ok bool
 	row := next[origPtr] >> 8
 	prev, same := -1, 0
 	for range len(next) {
@@ -316,13 +466,20 @@ func (d *segDecoder) unsort(next []uint32, counts *[256]int, origPtr int, want u
 		b := byte(v)
 		if same == 4 {
 			// The byte after four equal ones counts more of them.
-			k := len(out)
-			if k+int(b) > d.limit {
-				return 0, false
-			}
-			out = slices.Grow(out, int(b))[:k+int(b)]
-			for i := k; i < len(out); i++ {
-				out[i] = byte(prev)
+			for k := int(b); k > 0; {
+				if len(out) == cap(out) {
+					if out, crc, ok = d.full(out, mark, crc); !ok {
+						return false
+					}
+					mark = 0
+				}
+				m := min(k, cap(out)-len(out))
+				i := len(out)
+				out = out[:i+m]
+				for ; i < len(out); i++ {
+					out[i] = byte(prev)
+				}
+				k -= m
 			}
 			// As compress/bzip2 reads it: after a count of zero the
 			// byte still counts as seen once, so "aaaa\x00aaab" is
@@ -340,23 +497,39 @@ func (d *segDecoder) unsort(next []uint32, counts *[256]int, origPtr int, want u
 		} else {
 			prev, same = int(b), 1
 		}
-		if len(out) >= d.limit {
-			return 0, false
+		if len(out) == cap(out) {
+			if out, crc, ok = d.full(out, mark, crc); !ok {
+				return false
+			}
+			mark = 0
 		}
 		out = append(out, b)
 	}
+	crc = updateCRC(crc, out[mark:])
 	d.out = out
 	if same == 4 {
-		return 0, false // a run without its count
+		return false // a run without its count
 	}
-	crc := updateCRC(0, out[begin:])
-	return crc, crc == want
+	return crc == want
+}
+
+// full flushes a full output buffer out, whose bytes from mark on are the
+// block's, and returns the empty buffer to go on with and the block's CRC
+// so far, or false to stop.
+func (d *segDecoder) full(out []byte, mark int, crc uint32) ([]byte, uint32, bool) {
+	crc = updateCRC(crc, out[mark:])
+	d.out = out
+	if d.flush == nil || !d.flush(d) {
+		return nil, 0, false
+	}
+	return d.out[:0], crc, cap(d.out) > 0
 }
 
 // bitReader reads bits most-significant first from a byte slice, reading
 // zeros past its end and remembering that it did.
 type bitReader struct {
 	src []byte
+	end int    // bits of src to read
 	pos int    // next byte of src to load (may pass len(src))
 	acc uint64 // loaded bits, left-aligned
 	n   uint   // number of loaded bits
@@ -398,8 +571,8 @@ func (br *bitReader) read(k uint) uint32 {
 // consumed returns the number of bits read.
 func (br *bitReader) consumed() int { return 8*br.pos - int(br.n) }
 
-// overrun reports whether more bits were read than src holds.
-func (br *bitReader) overrun() bool { return br.consumed() > 8*len(br.src) }
+// overrun reports whether more than end bits were read.
+func (br *bitReader) overrun() bool { return br.consumed() > br.end }
 
 // align skips to the next byte boundary and reports whether the bits
 // skipped were zeros, as encoders write them.

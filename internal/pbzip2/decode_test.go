@@ -108,6 +108,9 @@ func FuzzSegDecoder(f *testing.F) {
 	f.Add(program(f, small, "bzip2", "-1c"))
 	f.Add(compress(f, bytes.Repeat([]byte("aaaab"), 100)))
 	f.Add(program(f, bytes.Repeat([]byte{0}, 1000), "bzip2", "-9c"))
+	fm, _ := falseMagicStream(f, 30, 2)
+	f.Add(fm)
+	f.Add(program(f, bytes.Repeat([]byte("hello, blocks 0123456789\n"), 20000), "lbzip2", "-1c"))
 	var d segDecoder
 	f.Fuzz(func(t *testing.T, data []byte) {
 		agreeWithStdlib(t, &d, data, 1<<20)

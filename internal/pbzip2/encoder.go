@@ -38,6 +38,7 @@ type encoder struct {
 	lens      [maxTables][maxAlpha]uint8
 	codes     [maxTables][maxAlpha]uint32
 	bw        bitWriter
+	padSel    int // selectors written beyond those needed (see resumePrefix)
 }
 
 // bitWriter writes bits most-significant first.
@@ -170,13 +171,16 @@ func (e *encoder) encodeBlock(crc uint32) error {
 	}
 
 	bw.writeBits(3, uint32(nt))
-	bw.writeBits(15, uint32(len(e.selectors)))
+	bw.writeBits(15, uint32(len(e.selectors)+e.padSel))
 	order := [maxTables]uint8{0, 1, 2, 3, 4, 5}
 	for _, t := range e.selectors {
 		j := bytes.IndexByte(order[:nt], t)
 		copy(order[1:j+1], order[:j])
 		order[0] = t
 		bw.writeBits(uint(j+1), 1<<(j+1)-2) // j one bits and a zero bit
+	}
+	for range e.padSel {
+		bw.writeBits(1, 0) // the same table again, unused
 	}
 	for t := range nt {
 		lens := e.lens[t][:alphaSize]

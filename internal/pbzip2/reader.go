@@ -26,11 +26,9 @@ type Reader struct {
 
 	segs    *pool       // compressed segments
 	outs    *pool       // worker output, outSize bytes each
-	spill   *pool       // output of the rest of segments (see finish), outSize each
+	spill   *pool       // output of the segment Read waits for, past its first buffer
 	streams *pool       // sequential-decode output, streamBufSize each
-	rest    chan *rest  // the rest of a segment to decode (emitter → workers)
 	seqMode atomic.Bool // set once the emitter decodes sequentially to the end
-	outSize int         // most output taken from one segment
 	carry   int         // bytes a forced cut leaves for the next segment
 	minSeg  int         // bytes before the first place a segment may be cut
 
@@ -58,20 +56,18 @@ type piece struct {
 // decoded from past the end, as many as the read asks for, up to a block).
 // Nothing read before an error is verified. Invalid or truncated data is
 // reported as a *CorruptError (errors.Is(err, ErrCorrupt)); an error from r
-// is returned wrapped. Input made of several bzip2 streams (as written by
-// Writer or pbzip2) is decoded on the given number of workers, each stream
-// decoding to at most 1 MiB; other input (as written by bzip2 or lbzip2),
-// and all input from the first stream that does not decode on its own, is
-// decoded sequentially while a goroutine reads ahead.
+// is returned wrapped. Any bzip2 input, of one stream or many (as written
+// by Writer, pbzip2, bzip2 or lbzip2), is decoded on the given number of
+// workers, in pieces of about a block; from the first piece that does not
+// decode on its own and fit with the one before, the rest is decoded
+// sequentially while a goroutine reads ahead.
 //
 // Memory is bounded whatever the input: at most workers+2 segments of
-// compressed input (1 MiB each) and workers+2 buffers of decoded output
-// (1 MiB each) are in memory, plus 3.6 MB of block state per worker; once
-// short streams of very compressible data decode to more than a buffer,
-// two more buffers; and once decoding is sequential, about 4 MB for
-// compress/bzip2: at most about 10 MiB plus 5.5 MiB per worker, 21 MiB
-// with 2 workers (15 MiB of it in the usual case). A stream
-// that decodes to more than 1 MiB is decoded as the caller reads, so
+// compressed input (1 MiB each) and workers+4 buffers of decoded output
+// (1 MiB each) are in memory, plus 3.6 MB of block state per worker, and
+// once decoding is sequential, about 4 MB for compress/bzip2: at most about
+// 10 MiB plus 5.5 MiB per worker, 21 MiB with 2 workers. A piece that
+// decodes to more than a buffer is decoded as the caller reads, so
 // decompression bombs are held back by the caller's own limit on how much
 // it reads.
 //
@@ -91,8 +87,6 @@ func NewReader(r io.Reader, opts ...Option) (*Reader, error) {
 		segs:    newPool(c.segSize, c.workers+2),
 		outs:    newPool(c.outSize, c.workers+2),
 		spill:   newPool(c.outSize, 2),
-		rest:    make(chan *rest),
-		outSize: c.outSize,
 		streams: newPool(streamBufSize, 3),
 		carry:   min(carry, c.segSize/2),
 		minSeg:  max(1, min(minSegment, c.segSize/4)),
@@ -136,79 +130,82 @@ func (z *Reader) Close() error {
 	return nil
 }
 
-// worker decodes segments speculatively: each on its own, as if it were the
-// whole input, with a decoder it keeps (see segDecoder).
+// worker decodes segments speculatively: each on its own, from the cut it
+// starts at, with a decoder it keeps (see segDecoder). Output that does not
+// fit in the segment's buffer waits until Read waits for the segment; the
+// worker then hands it to Read itself, as it decodes, so that a segment
+// (even a decompression bomb) decodes only as fast as the caller reads.
 func (z *Reader) worker() {
 	defer z.wg.Done()
 	var d segDecoder
-	work := z.work
-	for {
-		var s *segment
-		var ok bool
-		// The rest of a segment comes first: the emitter waits for it.
+	var s *segment
+	d.flush = func(d *segDecoder) bool {
 		select {
-		case r := <-z.rest:
-			r.decode(&d, z.outSize)
-			continue
-		default:
+		case <-s.head:
+		case <-z.done:
+			return false
 		}
+		if s.abort {
+			return false
+		}
+		if !s.validated {
+			// Nothing reaches Read before the segment is known to start
+			// where the previous one ends.
+			if !d.st.fits(s.mid, s.in) {
+				return false
+			}
+			d.st.know(s.in)
+			s.validated = true
+		}
+		if !z.send(piece{data: d.out, buf: d.out, pool: s.outPool}) {
+			return false
+		}
+		d.sent += len(d.out)
+		buf := z.spill.get(z.done)
+		if buf == nil {
+			return false
+		}
+		d.out, s.outPool = buf[:0], z.spill
+		return true
+	}
+	for {
+		var ok bool
 		select {
-		case r := <-z.rest:
-			r.decode(&d, z.outSize)
-			continue
-		case s, ok = <-work:
+		case s, ok = <-z.work:
 			if !ok {
-				work = nil // stay for the rest of segments until done
-				continue
+				return
 			}
 		case <-z.done:
 			return // the scanner may be blocked reading; do not wait for it
 		}
-		var n int
 		if z.seqMode.Load() { // its output would not be used
-			d = segDecoder{} // nor will the decoder's memory
+			d = segDecoder{flush: d.flush} // nor will the decoder's memory
+			s.ok = false
 		} else {
-			s.out, n, ok = d.decode(s.out, s.buf, z.outSize)
+			d.out, d.sent = s.out, 0
+			s.ok = d.run(s.buf, s.startBit, s.endBits, s.mid, s.endMid)
+			s.out, s.st, s.res, s.sent = d.out, d.st, d.res, d.sent
+			d.out = nil
 		}
-		// The input stays until the segment is emitted: should an earlier
-		// segment fail, the sequential decode needs it.
-		switch {
-		case z.seqMode.Load():
-			s.status = decodedMore
-		case ok:
-			s.status = decodedOK
-		case n > 0:
-			// Whole streams up to n, then one that does not fit (short,
-			// very compressible streams share a segment) or that the
-			// strict decoder does not take: the emitter goes on from n.
-			s.status, s.split = decodedPart, n
-		default:
-			// Invalid data, a segment ending inside a stream, a single
-			// stream decoding to more than fits, or anything else the
-			// strict decoder does not take: decode sequentially from here
-			// with compress/bzip2 to get its exact output and error.
-			s.status = decodedMore
-		}
-		if s.status == decodedMore {
-			z.outs.put(s.out)
-			s.out = nil
-		}
+		// The input stays until the segment is emitted: should it not
+		// chain, the sequential decode needs it.
 		close(s.done)
 	}
 }
 
-// errLost reports a broken invariant of the Reader itself: the segments
-// handed on do not cover the input read, so output would be missing.
-var errLost = errors.New("pbzip2: internal error: segments do not cover the input")
+// errLost reports a broken invariant of the Reader itself, such as segments
+// handed on that do not cover the input read, so that output would be
+// missing.
+var errLost = errors.New("pbzip2: internal error")
 
 // take accounts for a segment taken off the queue (by the emitter or the
 // sequential decode): segments must follow each other with neither gap nor
 // overlap, so that no input is left out of the output without an error.
 func (z *Reader) take(s *segment) error {
 	if s.off != z.taken {
-		return fmt.Errorf("%w: segment at byte %d, want %d", errLost, s.off, z.taken)
+		return fmt.Errorf("%w: segments do not cover the input: segment at byte %d, want %d", errLost, s.off, z.taken)
 	}
-	z.taken += int64(len(s.buf))
+	z.taken += int64(s.own)
 	return nil
 }
 
@@ -216,7 +213,7 @@ func (z *Reader) take(s *segment) error {
 // if the segments taken off it do not add up to the input read.
 func (z *Reader) endErr() error {
 	if z.scanErr == nil && z.taken != z.scanned {
-		return fmt.Errorf("%w: %d bytes in segments, %d read", errLost, z.taken, z.scanned)
+		return fmt.Errorf("%w: segments do not cover the input: %d bytes in segments, %d read", errLost, z.taken, z.scanned)
 	}
 	return z.scanErr
 }
@@ -225,14 +222,17 @@ func (z *Reader) endErr() error {
 func (z *Reader) release(s *segment) bool {
 	if s.done != nil {
 		select {
+		case <-s.head:
+		default: // its output is not wanted: stop the worker
+			s.abort = true
+			close(s.head)
+		}
+		select {
 		case <-s.done:
 		case <-z.done:
 			return false
 		}
-		if s.out != nil {
-			z.outs.put(s.out)
-			s.out = nil
-		}
+		z.sendOut(s, 0)
 	}
 	if s.buf != nil {
 		z.segs.put(s.buf)
@@ -251,12 +251,31 @@ func (z *Reader) send(pc piece) bool {
 	}
 }
 
-// emit puts the output in order: a decoded segment's output as it is, and
-// from the first other segment on, a sequential decode of the rest of the
-// input.
+// sendOut hands the first n bytes of a segment's unsent output to Read and
+// frees its buffer.
+func (z *Reader) sendOut(s *segment, n int) bool {
+	out, p := s.out, s.outPool
+	s.out = nil
+	if out == nil {
+		return true
+	}
+	if n > 0 {
+		return z.send(piece{data: out[:n], buf: out, pool: p})
+	}
+	p.put(out)
+	return true
+}
+
+// emit puts the output in order: each segment's, as long as the segments
+// chain (each starts in the stream state the one before ends in: inside a
+// stream or not, and there with the level and combined CRC that the blocks
+// before give), and from the first other segment on, a sequential decode
+// of the rest of the input from the last place the output is known to be
+// compress/bzip2's.
 func (z *Reader) emit() {
 	defer z.wg.Done()
 	defer z.stop.Do(func() { close(z.done) })
+	var in chain // the stream state where the next segment starts
 	for seen := false; ; seen = true {
 		var s *segment
 		var ok bool
@@ -266,11 +285,14 @@ func (z *Reader) emit() {
 			return
 		}
 		if !ok && !seen {
-			z.sequential(nil, 0) // no input: fail as compress/bzip2 does
+			z.sequential(nil, point{}, chain{}, 0) // no input: fail as compress/bzip2 does
 			return
 		}
 		if !ok {
 			err := z.endErr()
+			if err == nil && in.open {
+				err = errLost // the last segment cannot end inside a stream
+			}
 			if err == nil {
 				err = io.EOF
 			}
@@ -281,95 +303,49 @@ func (z *Reader) emit() {
 			z.send(piece{err: err})
 			return
 		}
-		if s.done != nil {
-			select {
-			case <-s.done:
-			case <-z.done:
+		start := point{bit: s.startBit, open: in.open, head: true}
+		if s.done == nil {
+			z.sequential(s, start, in, 0)
+			return
+		}
+		s.in = in
+		close(s.head) // the worker may now hand output to Read
+		select {
+		case <-s.done:
+		case <-z.done:
+			return
+		}
+		if !s.validated && !s.st.fits(s.mid, in) {
+			// It does not start where the last segment ends: a candidate
+			// start inside compressed data, or invalid data.
+			z.sendOut(s, 0)
+			z.sequential(s, start, in, 0)
+			return
+		}
+		if s.ok {
+			if !z.sendOut(s, len(s.out)) {
 				return
 			}
-			if s.status == decodedOK || s.status == decodedPart {
-				if len(s.out) > 0 {
-					if !z.send(piece{data: s.out, buf: s.out, pool: z.outs}) {
-						return
-					}
-				} else if s.out != nil {
-					z.outs.put(s.out)
-				}
-				s.out = nil // Read returns it to the pool
+			in = s.st.end(in)
+			if !z.release(s) {
+				return
 			}
-			if s.status == decodedPart {
-				off, ok := z.finish(s, s.split)
-				if !ok {
-					return
-				}
-				if off < len(s.buf) {
-					z.sequential(s, off)
-					return
-				}
-			}
-			if s.status != decodedMore {
-				if !z.release(s) {
-					return
-				}
-				continue
-			}
+			continue
 		}
-		z.sequential(s, 0)
+		// Output is the worker's up to res, compress/bzip2's from there on.
+		res, skip := s.res, 0
+		if res.out >= s.sent {
+			if !z.sendOut(s, res.out-s.sent) {
+				return
+			}
+		} else {
+			z.sendOut(s, 0)
+			skip = s.sent - res.out
+		}
+		if res.head {
+			res = start
+		}
+		z.sequential(s, res, in, skip)
 		return
 	}
-}
-
-// A rest is the rest of a segment, from a stream boundary, for a worker to
-// decode as far as its output fits in out.
-type rest struct {
-	src  []byte
-	out  []byte // pooled (spill); the output once done
-	n    int    // bytes of src decoded, once done
-	done chan struct{}
-}
-
-func (r *rest) decode(d *segDecoder, limit int) {
-	r.out, r.n, _ = d.decode(r.out, r.src, limit)
-	close(r.done)
-}
-
-// finish has the streams of s from byte off on decoded by the workers, as
-// many at a time as fit in one output buffer, and hands the output to Read.
-// It returns where the streams stop decoding, len(s.buf) if they all do,
-// and false if the Reader was closed. A segment gets here when a worker
-// could decode only its first streams: the rest would not fit in its
-// buffer (short streams of very compressible data share a segment), or one
-// of them is not for the strict decoder, in which case the caller decodes
-// sequentially from where this stops. So a very compressible stretch of
-// input does not end parallel decoding, and costs no decoder beyond the
-// workers' own.
-func (z *Reader) finish(s *segment, off int) (int, bool) {
-	for off < len(s.buf) {
-		buf := z.spill.get(z.done)
-		if buf == nil {
-			return off, false
-		}
-		r := &rest{src: s.buf[off:], out: buf, done: make(chan struct{})}
-		select {
-		case z.rest <- r:
-		case <-z.done:
-			return off, false
-		}
-		select {
-		case <-r.done:
-		case <-z.done:
-			return off, false
-		}
-		if r.n == 0 {
-			z.spill.put(buf)
-			return off, true
-		}
-		if len(r.out) == 0 {
-			z.spill.put(buf)
-		} else if !z.send(piece{data: r.out, buf: buf, pool: z.spill}) {
-			return off, false
-		}
-		off += r.n
-	}
-	return off, true
 }

@@ -2,6 +2,7 @@ package pbzip2
 
 import (
 	"bytes"
+	"encoding/binary"
 	"io"
 	"sync/atomic"
 )
@@ -53,23 +54,91 @@ func findHeader(b []byte, from int) int {
 	return -1
 }
 
-// A segment is a run of compressed input between two cuts.
-type segment struct {
-	buf []byte // pooled; the segment's bytes
-	off int64  // offset of buf[0] in the input
+// blockPairs holds every 16-bit value that two consecutive bytes take
+// inside the block magic, at each of the 8 bit offsets it may start at: a
+// filter that findBlock checks once every 4 bytes.
+var blockPairs [1 << 16 / 64]uint64
 
-	// Set when the segment is decoded speculatively; valid after done.
-	done   chan struct{}
-	out    []byte // pooled; decoded bytes (the buffer for them until done)
-	status int
-	split  int // decodedPart: the length of the streams decoded into out
+func init() {
+	for s := range 8 {
+		// The magic starting at bit s of byte 0: bytes 0..6 (0..5 if s is
+		// 0); those wholly inside it are 1..5 (0..5).
+		var b [8]byte
+		binary.BigEndian.PutUint64(b[:], blockMagic<<(16-s))
+		lo := 1
+		if s == 0 {
+			lo = 0
+		}
+		for i := lo; i < 5; i++ {
+			p := uint16(b[i])<<8 | uint16(b[i+1])
+			blockPairs[p/64] |= 1 << (p % 64)
+		}
+	}
 }
 
-const (
-	decodedOK   = iota // the segment is whole streams; out is all of it
-	decodedPart        // out is the output of buf[:split], whole streams
-	decodedMore        // anything else: decode sequentially from here
-)
+// blockAt reports whether the block magic starts at bit s of b[i], wholly
+// inside b.
+func blockAt(b []byte, i, s int) bool {
+	if 8*i+s+48 > 8*len(b) {
+		return false
+	}
+	var w [8]byte
+	copy(w[:], b[i:])
+	return binary.BigEndian.Uint64(w[:])>>(16-s)&(1<<48-1) == blockMagic
+}
+
+// findBlock returns the first bit offset q >= from in b at which the 48-bit
+// block magic starts, wholly inside b, or -1. The magic may start at any
+// bit: inside a stream, blocks are not byte-aligned. Whatever the offset,
+// two consecutive bytes wholly inside the magic start at a multiple of 4,
+// so a filter on those pairs finds every candidate.
+func findBlock(b []byte, from int) int {
+	i0 := from / 8
+	for j := (i0 + 3) &^ 3; j+1 < len(b); j += 4 {
+		p := uint16(b[j])<<8 | uint16(b[j+1])
+		if blockPairs[p/64]&(1<<(p%64)) == 0 {
+			continue
+		}
+		for i := max(j-4, i0); i <= j; i++ {
+			for s := range 8 {
+				if q := 8*i + s; q >= from && blockAt(b, i, s) {
+					return q
+				}
+			}
+		}
+	}
+	return -1
+}
+
+// A segment is a run of compressed input between two cuts. A cut is at a
+// candidate stream start (a byte offset), at a candidate block start
+// inside a stream (any bit offset), or forced. The byte holding a cut at a
+// bit offset belongs to both segments.
+type segment struct {
+	buf      []byte // pooled; the segment's bytes
+	off      int64  // offset of buf[0] in the input
+	own      int    // bytes up to the next segment's buf[0]
+	startBit int    // where in buf[0] the segment starts
+	endBits  int    // where the segment ends, in bits from buf[0]
+	mid      bool   // it starts inside a stream, at a block magic
+	endMid   bool   // it ends inside a stream, at a block magic
+
+	// Set when the segment is decoded speculatively. The emitter sets in,
+	// then closes head (with abort set if the output is not wanted); the
+	// worker may hand output to Read itself from then on. The rest is valid
+	// after done.
+	done      chan struct{}
+	head      chan struct{}
+	in        chain
+	abort     bool
+	out       []byte // pooled; decoded bytes not yet sent (the buffer for them until done)
+	outPool   *pool
+	ok        bool     // the segment is what run says; out is the rest of its output
+	validated bool     // the worker checked st against in (st.fits)
+	st        segState // where the decode stopped
+	res       point    // if not ok: where the sequential decode takes over
+	sent      int      // output bytes the worker handed to Read itself
+}
 
 // A pool hands out at most max buffers of one size, allocating lazily.
 type pool struct {
@@ -109,9 +178,9 @@ func (p *pool) put(b []byte) {
 	}
 }
 
-// scan reads the input, cuts it into segments at candidate headers (and at
-// maxSegment when there are none), hands decodable segments to the workers
-// and every segment, in order, to the emitter.
+// scan reads the input, cuts it into segments at candidate stream and
+// block starts (and at maxSegment when there are none), hands decodable
+// segments to the workers and every segment, in order, to the emitter.
 func (z *Reader) scan(r io.Reader) {
 	defer close(z.queue)
 	defer close(z.work)
@@ -119,19 +188,28 @@ func (z *Reader) scan(r io.Reader) {
 	if buf == nil {
 		return
 	}
-	n, from, startOK := 0, z.minSeg, true
+	n, from, fromBit := 0, z.minSeg, 8*z.minSeg
+	startOK, startBit, mid := true, 0, false
 	var base int64 // input offset of buf[0]
-	dispatch := func(end int, endOK bool) bool {
-		s := &segment{buf: buf[:end], off: base}
-		// Only a segment from a stream start (or the input's) to a stream
-		// start (or the input's end) can be whole streams.
+	// dispatch hands on the segment of buf up to bit cut.
+	dispatch := func(cut int, endOK, endMid bool) bool {
+		own := cut / 8
+		end := own
+		if cut%8 != 0 {
+			end++
+		}
+		s := &segment{buf: buf[:end], off: base, own: own, startBit: startBit,
+			endBits: cut, mid: mid, endMid: endMid}
+		// Only a segment from a cut at a candidate (or the input's start) to
+		// one (or the input's end) can be decoded on its own.
 		if startOK && endOK {
 			// The output buffer is taken here, in input order, so that the
 			// segment the emitter waits for never waits for one.
 			if s.out = z.outs.get(z.done); s.out == nil {
 				return false
 			}
-			s.done = make(chan struct{})
+			s.out, s.outPool = s.out[:0], z.outs
+			s.done, s.head = make(chan struct{}), make(chan struct{})
 			select {
 			case z.work <- s:
 			case <-z.done:
@@ -164,24 +242,43 @@ func (z *Reader) scan(r io.Reader) {
 		}
 		for {
 			p := findHeader(buf[:n], from)
-			if p < 0 && n < len(buf) {
+			q := -1
+			if p < 0 || 8*p > fromBit {
+				end := n
+				if p >= 0 {
+					end = min(n, p+7) // only a block start before p matters
+				}
+				q = findBlock(buf[:end], fromBit)
+				if p >= 0 && q >= 8*p {
+					q = -1
+				}
+			}
+			if p < 0 && q < 0 && n < len(buf) {
 				from = max(from, n-headerLen+1)
+				fromBit = max(fromBit, 8*n-47)
 				break
 			}
-			cut, next := p, true
-			if p < 0 { // full without a header: cut where no header starts
-				cut, next = n-z.carry, false
+			var cut int // in bits
+			var next, nextMid bool
+			switch {
+			case q >= 0: // a block start, before any stream start
+				cut, next, nextMid = q, true, true
+			case p >= 0:
+				cut, next = 8*p, true
+			default: // full without a candidate: cut where none starts
+				cut = 8 * (n - z.carry)
 			}
 			nb := z.segs.get(z.done)
-			if nb == nil || !dispatch(cut, next) {
+			if nb == nil || !dispatch(cut, next, nextMid) {
 				return
 			}
-			k := copy(nb, buf[cut:n])
-			buf, n, from, startOK = nb, k, z.minSeg, next
-			base += int64(cut)
+			k := copy(nb, buf[cut/8:n])
+			buf, n, from, fromBit = nb, k, z.minSeg, 8*z.minSeg
+			startOK, startBit, mid = next, cut%8, nextMid
+			base += int64(cut / 8)
 		}
 		if err != nil {
-			if n > 0 && !dispatch(n, err == io.EOF) {
+			if n > 0 && !dispatch(8*n, err == io.EOF, false) {
 				return
 			}
 			z.scanned = base + int64(n)

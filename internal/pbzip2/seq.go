@@ -6,12 +6,12 @@ import (
 	"io"
 )
 
-// queueSource feeds a sequential decode with segments taken from the queue
-// in order, starting with first.
+// queueSource feeds a sequential decode with the input from byte start
+// on: the segments taken from the queue in order, starting with first.
 type queueSource struct {
 	z     *Reader
 	first *segment // delivered first, if not nil
-	skip  int      // bytes of first already decoded, not delivered
+	start int64    // input offset of the first byte to deliver
 	seg   *segment // being delivered; released when the decoder needs more
 	rest  []byte   // seg's bytes not yet delivered
 	err   error
@@ -40,8 +40,8 @@ func (q *queueSource) next() error {
 		}
 		q.seg = nil
 	}
-	s, skip := q.first, q.skip
-	q.first, q.skip = nil, 0
+	s := q.first
+	q.first = nil
 	if s == nil {
 		var ok bool
 		select {
@@ -61,7 +61,9 @@ func (q *queueSource) next() error {
 			return q.err
 		}
 	}
-	q.seg, q.rest = s, s.buf[skip:]
+	// A segment's own bytes end where the next one's begin.
+	skip := min(int64(s.own), max(0, q.start-s.off))
+	q.seg, q.rest = s, s.buf[skip:s.own]
 	return nil
 }
 
@@ -69,41 +71,71 @@ func (q *queueSource) next() error {
 // magic, combined CRC 0. It decodes to nothing and ends on a byte boundary.
 var emptyStream = []byte{'B', 'Z', 'h', '9', 0x17, 0x72, 0x45, 0x38, 0x50, 0x90, 0, 0, 0, 0}
 
-// sequential decodes the rest of the input, from byte skip of segment first
+// sequential decodes the rest of the input, from point p of segment first
 // (nil if the input is empty), with compress/bzip2, exactly as it would
-// continue from there, and sends the output and the final piece (io.EOF or
-// the error). Once it runs, the workers stop decoding: their output would
-// not be used.
+// continue from there, and sends the output, less its first skip bytes
+// (sent already), and the final piece (io.EOF or the error). A head point
+// is in the stream state in. Once it runs, the workers stop decoding:
+// their output would not be used.
 //
-// Every byte before the start has been output as whole, valid streams. A
-// segment starts with a stream header, so a decode started there reads it
-// as compress/bzip2 would read the next stream of the input; but a start
-// inside a segment (skip > 0) may hold anything, which compress/bzip2 reads
+// Every byte before p has been output as compress/bzip2 outputs it, and p
+// is a place compress/bzip2 passes through. At the input's start the
+// decode starts there. At a stream boundary, which compress/bzip2 reads
 // differently at the start of its input and after a stream ("bad magic
-// value" against "bad magic value in continuation file"). There the decode
-// is started after an empty stream, so that the bytes from skip on are read
-// as what follows a stream, as they are.
-func (z *Reader) sequential(first *segment, skip int) {
+// value" against "bad magic value in continuation file"), the decode is
+// started after an empty stream, so that the bytes from p on are read as
+// what follows a stream, as they are. Inside a stream, at a block boundary,
+// it is started after a stream header and one block (see resumePrefix)
+// that put compress/bzip2 in the state it has there: the stream's level,
+// its combined CRC, and the same bit offset within a byte.
+func (z *Reader) sequential(first *segment, p point, in chain, skip int) {
 	z.seqMode.Store(true)
-	src := &queueSource{z: z, first: first, skip: skip}
+	src := &queueSource{z: z, first: first}
 	defer func() {
 		if src.seg != nil {
 			z.release(src.seg)
 		}
 	}()
-	var in io.Reader = src
-	if skip > 0 {
-		in = io.MultiReader(bytes.NewReader(emptyStream), src)
+	if p.head {
+		p.open, p.level, p.crc = in.open, in.level, in.crc
 	}
-	d := bzip2.NewReader(in)
+	var in0 io.Reader = src
+	if first != nil {
+		src.start = first.off + int64(p.bit/8)
+		switch {
+		case p.open:
+			prefix, err := resumePrefix(p.level, p.crc, p.bit%8)
+			if err != nil {
+				z.send(piece{err: err})
+				return
+			}
+			if p.bit%8 != 0 {
+				// The prefix's last byte ends with the bits of the
+				// input's byte from the point on.
+				k := len(prefix) - 1
+				prefix[k] |= first.buf[p.bit/8] & (0xff >> (p.bit % 8))
+				src.start++
+			}
+			in0 = io.MultiReader(bytes.NewReader(prefix), src)
+			skip += resumeBytes
+		case src.start > 0:
+			in0 = io.MultiReader(bytes.NewReader(emptyStream), src)
+		}
+	}
+	d := bzip2.NewReader(in0)
 	for {
 		buf := z.streams.get(z.done)
 		if buf == nil {
 			return
 		}
 		n, err := d.Read(buf)
-		if n > 0 {
-			if !z.send(piece{data: buf[:n], buf: buf, pool: z.streams}) {
+		data := buf[:n]
+		if skip > 0 {
+			k := min(skip, n)
+			data, skip = data[k:], skip-k
+		}
+		if len(data) > 0 {
+			if !z.send(piece{data: data, buf: buf, pool: z.streams}) {
 				return
 			}
 		} else {

@@ -168,7 +168,7 @@ func TestSurvivesShortReads(t *testing.T) {
 // error, never a silent end of output. (No input can cause this; it guards
 // the Reader's own invariant.)
 func TestTakeRefusesLostSegment(t *testing.T) {
-	seg := func(off, n int) *segment { return &segment{off: int64(off), buf: make([]byte, n)} }
+	seg := func(off, n int) *segment { return &segment{off: int64(off), buf: make([]byte, n), own: n} }
 	tests := []struct {
 		name    string
 		segs    []*segment

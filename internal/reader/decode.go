@@ -9,9 +9,9 @@ import (
 	"github.com/safeupdate/safeupdate/internal/payload"
 )
 
-// maxBzip2Workers bounds how many goroutines decode a bzip2 payload made
-// of several streams (pbzip2's layout); each adds a few MiB. It is a
-// choice of speed, not a bound on untrusted input.
+// maxBzip2Workers bounds how many goroutines decode a bzip2 payload (of
+// one stream or many); each adds a few MiB. It is a choice of speed, not a
+// bound on untrusted input.
 const maxBzip2Workers = 2
 
 // bzip2Workers uses two cores when there are two: on an idle 2-core
