@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/sigstore/sigstore/pkg/signature"
+
 	"github.com/safeupdate/safeupdate/internal/kmstest"
 	"github.com/safeupdate/safeupdate/keys"
 )
@@ -145,17 +147,7 @@ func TestRejectsKMSKeyWithoutPermission(t *testing.T) {
 	ctx := context.Background()
 	f := kmstest.Start(t)
 	ref := f.Ref(kmstest.Alias(t))
-	if _, err := Create(ctx, ref, keys.ECDSAP256); err != nil {
-		t.Fatal(err)
-	}
-	s, err := Open(ctx, ref)
-	if err != nil {
-		t.Fatal(err)
-	}
-	signer, err := keys.NewSigner(s)
-	if err != nil {
-		t.Fatal(err)
-	}
+	signer := newSigner(t, ref)
 	f.Deny("Sign")
 	sig, err := keys.Sign(signer, []byte("release"))
 	if !errors.Is(err, ErrPermission) || sig != nil {
@@ -187,17 +179,7 @@ func TestSurvivesKMSUnreachable(t *testing.T) {
 	t.Run("stopped mid-run", func(t *testing.T) {
 		f := kmstest.Start(t)
 		ref := f.Ref(kmstest.Alias(t))
-		if _, err := Create(ctx, ref, keys.ECDSAP256); err != nil {
-			t.Fatal(err)
-		}
-		s, err := Open(ctx, ref)
-		if err != nil {
-			t.Fatal(err)
-		}
-		signer, err := keys.NewSigner(s)
-		if err != nil {
-			t.Fatal(err)
-		}
+		signer := newSigner(t, ref)
 		if _, err := keys.Sign(signer, []byte("first")); err != nil {
 			t.Fatal(err)
 		}
@@ -244,4 +226,22 @@ func checkNames(t *testing.T, err error, provider, ref string) {
 	if !errors.As(err, &ke) || ke.Provider != provider || ke.Ref != ref {
 		t.Errorf("err is not an *Error of %s %s: %#v", provider, ref, err)
 	}
+}
+
+// newSigner makes a P-256 key at ref in the KMS and returns it as a signer.
+func newSigner(t *testing.T, ref string) signature.Signer {
+	t.Helper()
+	ctx := context.Background()
+	if _, err := Create(ctx, ref, keys.ECDSAP256); err != nil {
+		t.Fatal(err)
+	}
+	s, err := Open(ctx, ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	signer, err := keys.NewSigner(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return signer
 }
