@@ -136,14 +136,7 @@ func (f *deltaFixture) publishPatched(t testing.TB, patch []byte, entries ...rel
 	t.Helper()
 	f.rel = f.repo.publish(t, "2.0.0", "linux", "amd64", f.bin)
 	f.rel.Patches = entries
-	if err := signRelease(f.rel, f.key); err != nil {
-		t.Fatal(err)
-	}
-	data, err := f.rel.Marshal()
-	if err != nil {
-		t.Fatal(err)
-	}
-	f.repo.writeFile(t, "2.0.0/linux/amd64/release.json", data)
+	f.resign(t)
 	for _, e := range entries {
 		f.repo.writeFile(t, "2.0.0/linux/amd64/"+e.File, patch)
 	}
@@ -216,4 +209,18 @@ func (f *deltaFixture) wantFellBack(t *testing.T, reason string) {
 	if !strings.Contains(f.log.String(), reason) {
 		t.Errorf("the log does not say %q:\n%s", reason, f.log)
 	}
+}
+
+// resign signs f.rel afresh with f.key and writes its release.json.
+func (f *deltaFixture) resign(t testing.TB) {
+	t.Helper()
+	f.rel.Signatures = nil
+	if err := signRelease(f.rel, f.key); err != nil {
+		t.Fatal(err)
+	}
+	data, err := f.rel.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.repo.writeFile(t, "2.0.0/linux/amd64/release.json", data)
 }

@@ -55,15 +55,7 @@ func TestDeltaTakesTheSmallestPatch(t *testing.T) {
 	f.publishPatched(t, big, large)
 	f.repo.writeFile(t, "2.0.0/linux/amd64/small.bsdiff", f.patch)
 	f.rel.Patches = []release.Patch{large, small}
-	f.rel.Signatures = nil
-	if err := signRelease(f.rel, f.key); err != nil {
-		t.Fatal(err)
-	}
-	data, err := f.rel.Marshal()
-	if err != nil {
-		t.Fatal(err)
-	}
-	f.repo.writeFile(t, "2.0.0/linux/amd64/release.json", data)
+	f.resign(t)
 	f.entry = small
 	f.wantInstalled(t, f.apply(t))
 	f.wantPatchUsed(t)
