@@ -37,6 +37,10 @@ type AddConfig struct {
 	// Compression is "" or "bzip2" (the payload is Name+".bz2"), or
 	// "zstd" (Name+".zst"); see compress.go.
 	Compression string
+	// ZstdLevel is zstd's level: "" or ZstdBetter, or ZstdBest (smaller
+	// payloads, in about three times the time); see compress.go. It is
+	// refused with bzip2.
+	ZstdLevel string
 	// Keys sign the release, one signature each. None makes an unsigned
 	// release, which clients refuse unless they opted into unsigned
 	// repositories.
@@ -110,6 +114,9 @@ func Add(ctx context.Context, cfg AddConfig) (*AddResult, error) {
 	if err != nil {
 		return nil, fmt.Errorf("repotool: add: %w", err)
 	}
+	if _, err := zstdLevel(cfg.Compression, cfg.ZstdLevel); err != nil {
+		return nil, fmt.Errorf("repotool: add: %w", err)
+	}
 	name, label := cfg.Name, "--name"
 	if name == "" {
 		name, label = filepath.Base(cfg.Binary), "binary name (give --name)"
@@ -158,7 +165,7 @@ func Add(ctx context.Context, cfg AddConfig) (*AddResult, error) {
 	defer os.Remove(tmp.Name())
 	defer tmp.Close()
 	bar := newProgress(cfg.Progress, "compressing "+filepath.Base(cfg.Binary), fi.Size())
-	err = compress(ctx, tmp, bar.Reader(bin), r, cfg.Compression)
+	err = compress(ctx, tmp, bar.Reader(bin), r, cfg.Compression, cfg.ZstdLevel)
 	bar.Done(err)
 	if err != nil {
 		return nil, fmt.Errorf("repotool: add: %s: %w", cfg.Binary, err)

@@ -2,6 +2,7 @@ package repotool
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -26,10 +27,36 @@ const (
 	kindZstd  = "zstd"
 )
 
-// zstdLevel: a payload is compressed once and downloaded many times. On
-// 100 MiB of executables, SpeedBestCompression made 33.1% of the input in
-// 12.7 s of CPU, SpeedBetterCompression 35.4% in 2.0 s (bzip2 -9: 35.3%).
-const zstdLevel = zstd.SpeedBestCompression
+// The zstd levels a publisher may choose (AddConfig.ZstdLevel). On 100 MiB
+// of executables (bench/mkpayload), compressed on 2 cores: "better"
+// (klauspost's SpeedBetterCompression, the default) made 37.7% of the
+// input in 1.3-1.5 s, "best" (SpeedBestCompression) 35.4% in 4.4-5.6 s,
+// and repotool's bzip2 37.6% in 4.8-5.0 s. So "better" makes payloads of
+// bzip2's size in under a third of its time, which clients decode several
+// times faster; "best" saves another 6% of every download for about the
+// time of bzip2.
+const (
+	ZstdBetter = "better"
+	ZstdBest   = "best"
+)
+
+// zstdLevel returns the encoder level named name ("" is ZstdBetter) for
+// compression kind; a level is refused for a kind other than zstd.
+func zstdLevel(kind, name string) (zstd.EncoderLevel, error) {
+	if kind != kindZstd {
+		if name != "" {
+			return 0, fmt.Errorf("a zstd level (%q) is only for zstd compression, not %s", name, cmp.Or(kind, kindBzip2))
+		}
+		return 0, nil
+	}
+	switch name {
+	case "", ZstdBetter:
+		return zstd.SpeedBetterCompression, nil
+	case ZstdBest:
+		return zstd.SpeedBestCompression, nil
+	}
+	return 0, fmt.Errorf("unknown zstd level %q (valid: %s, %s)", name, ZstdBetter, ZstdBest)
+}
 
 // zstdChunk is the input of one zstd frame. The frames are compressed in
 // parallel, one per core (a single frame compresses on one: klauspost's
@@ -37,6 +64,9 @@ const zstdLevel = zstd.SpeedBestCompression
 // a frame cannot refer to data of the one before, so larger frames lose
 // less: on 100 MiB of executables, 16 MiB frames made 1.1% more than one
 // frame, 8 MiB ones 2.1%, 32 MiB ones 0.7% with worse balance on 2 cores.
+// Splitting the input into an even number of equal frames, so that 2 cores
+// finish together, made no difference measured (8 of 12.5 MiB against 7
+// of 16 for 100 MiB, 5 runs each) and 0.2-0.5% larger payloads.
 const zstdChunk = 16 << 20
 
 // payloadSuffix returns the file name suffix of a payload compressed with
@@ -60,13 +90,13 @@ func unknownKind(kind string) error {
 // does), which every bzip2 decoder reads; zstd writes a sequence of frames
 // of zstdChunk bytes of input each, with window limits.ZstdWindow (which
 // clients enforce: a larger one would be refused), which every zstd
-// decoder reads as one.
-func newCompressor(w io.Writer, kind string) (io.WriteCloser, error) {
+// decoder reads as one. level is the zstd encoder's (see zstdLevel).
+func newCompressor(w io.Writer, kind string, level zstd.EncoderLevel) (io.WriteCloser, error) {
 	switch kind {
 	case "", kindBzip2:
 		return pbzip2.NewWriter(w)
 	case kindZstd:
-		return newZstdWriter(w, runtime.GOMAXPROCS(0), zstdChunk)
+		return newZstdWriter(w, runtime.GOMAXPROCS(0), zstdChunk, level)
 	}
 	return nil, unknownKind(kind)
 }
@@ -80,24 +110,26 @@ type zstdWriter struct {
 	order chan *zstdJob // to output, in input order; its capacity bounds memory
 	done  chan struct{} // closed when output has written every frame
 	wg    sync.WaitGroup
-	buf   []byte // input of the next frame
-	sent  bool   // a frame was started
-	shut  bool   // Close was called
+	buf   []byte             // input of the next frame
+	free  chan []byte        // input buffers done with, for reuse
+	outs  chan *bytes.Buffer // frame buffers written out, for reuse
+	sent  bool               // a frame was started
+	shut  bool               // Close was called
 	err   atomic.Pointer[error]
 }
 
 type zstdJob struct {
 	in   []byte
-	out  bytes.Buffer
+	out  *bytes.Buffer
 	err  error
 	done chan struct{}
 }
 
-func newZstdWriter(w io.Writer, workers, chunk int) (*zstdWriter, error) {
+func newZstdWriter(w io.Writer, workers, chunk int, level zstd.EncoderLevel) (*zstdWriter, error) {
 	encs := make([]*zstd.Encoder, workers)
 	for i := range encs {
 		e, err := zstd.NewWriter(nil,
-			zstd.WithEncoderLevel(zstdLevel),
+			zstd.WithEncoderLevel(level),
 			zstd.WithWindowSize(limits.ZstdWindow),
 			zstd.WithEncoderCRC(true),
 			zstd.WithEncoderConcurrency(1), // this writer runs one per core
@@ -107,8 +139,11 @@ func newZstdWriter(w io.Writer, workers, chunk int) (*zstdWriter, error) {
 		}
 		encs[i] = e
 	}
+	// At most 2*workers+1 frames are in the writer at once: one filling,
+	// workers compressing and workers waiting in order.
 	z := &zstdWriter{w: w, chunk: chunk, work: make(chan *zstdJob),
-		order: make(chan *zstdJob, workers), done: make(chan struct{})}
+		order: make(chan *zstdJob, workers), done: make(chan struct{}),
+		free: make(chan []byte, 2*workers+1), outs: make(chan *bytes.Buffer, 2*workers+1)}
 	z.wg.Add(workers)
 	for _, e := range encs {
 		go z.encode(e)
@@ -122,11 +157,12 @@ func newZstdWriter(w io.Writer, workers, chunk int) (*zstdWriter, error) {
 func (z *zstdWriter) encode(e *zstd.Encoder) {
 	defer z.wg.Done()
 	for j := range z.work {
-		e.Reset(&j.out)
+		e.Reset(j.out)
 		_, err := e.Write(j.in)
 		if cerr := e.Close(); err == nil {
 			err = cerr
 		}
+		recycle(z.free, j.in[:0])
 		j.in, j.err = nil, err
 		close(j.done)
 	}
@@ -148,6 +184,18 @@ func (z *zstdWriter) output() {
 		if err != nil {
 			z.err.CompareAndSwap(nil, &err)
 		}
+		j.out.Reset()
+		recycle(z.outs, j.out)
+		j.out = nil
+	}
+}
+
+// recycle keeps v in free for another frame, if there is room: reused
+// buffers spare the page faults and clearing of fresh 16 MiB ones.
+func recycle[T any](free chan T, v T) {
+	select {
+	case free <- v:
+	default:
 	}
 }
 
@@ -160,7 +208,12 @@ func (z *zstdWriter) firstErr() error {
 
 // flush hands the buffered input to an encoder as one frame.
 func (z *zstdWriter) flush() {
-	j := &zstdJob{in: z.buf, done: make(chan struct{})}
+	out := &bytes.Buffer{}
+	select {
+	case out = <-z.outs:
+	default:
+	}
+	j := &zstdJob{in: z.buf, out: out, done: make(chan struct{})}
 	z.buf, z.sent = nil, true
 	z.order <- j
 	z.work <- j
@@ -176,7 +229,11 @@ func (z *zstdWriter) Write(p []byte) (int, error) {
 			return n, err
 		}
 		if z.buf == nil {
-			z.buf = make([]byte, 0, z.chunk)
+			select {
+			case z.buf = <-z.free:
+			default:
+				z.buf = make([]byte, 0, z.chunk)
+			}
 		}
 		k := min(len(p), z.chunk-len(z.buf))
 		z.buf = append(z.buf, p[:k]...)
@@ -206,14 +263,18 @@ func (z *zstdWriter) Close() error {
 }
 
 // compress streams bin through the compressor named kind ("" or "bzip2",
-// or "zstd") into w, filling in r's hashes and sizes from the bytes
-// actually read and written. On error nothing more is written to w after
+// or "zstd", at the level named zlevel) into w, filling in r's hashes and
+// sizes from the bytes actually read and written. On error nothing more is written to w after
 // the error, and w's content is not a valid payload.
-func compress(ctx context.Context, w io.Writer, bin io.Reader, r *release.Release, kind string) error {
+func compress(ctx context.Context, w io.Writer, bin io.Reader, r *release.Release, kind, zlevel string) error {
+	level, err := zstdLevel(kind, zlevel)
+	if err != nil {
+		return err
+	}
 	rawHash, zHash := sha256.New(), sha256.New()
 	zCount := &countWriter{}
 	dst := &abortWriter{w: io.MultiWriter(w, zHash, zCount)}
-	zw, err := newCompressor(dst, kind)
+	zw, err := newCompressor(dst, kind, level)
 	if err != nil {
 		return err
 	}

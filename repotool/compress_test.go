@@ -58,7 +58,7 @@ func filled(r *release.Release) bool {
 func sha(b []byte) string { s := sha256.Sum256(b); return hex.EncodeToString(s[:]) }
 
 // compressToFile runs compress into a file and returns the file's bytes.
-func compressToFile(t *testing.T, data []byte, kind string) ([]byte, *release.Release) {
+func compressToFile(t *testing.T, data []byte, kind, level string) ([]byte, *release.Release) {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "payload")
 	f, err := os.Create(path)
@@ -66,8 +66,8 @@ func compressToFile(t *testing.T, data []byte, kind string) ([]byte, *release.Re
 		t.Fatal(err)
 	}
 	r := &release.Release{}
-	if err := compress(t.Context(), f, bytes.NewReader(data), r, kind); err != nil {
-		t.Fatalf("compress(%q): %v", kind, err)
+	if err := compress(t.Context(), f, bytes.NewReader(data), r, kind, level); err != nil {
+		t.Fatalf("compress(%q, %q): %v", kind, level, err)
 	}
 	if err := f.Close(); err != nil {
 		t.Fatal(err)
@@ -105,12 +105,13 @@ func TestCompressRoundTrips(t *testing.T) {
 	}
 	payloads := map[string][]byte{}
 	for _, tc := range []struct {
-		kind     string
-		decoders []decoder
-	}{{"", bzip2Decoders}, {kindBzip2, bzip2Decoders}, {kindZstd, zstdDecoders}} {
-		t.Run("kind="+tc.kind, func(t *testing.T) {
-			z, r := compressToFile(t, data, tc.kind)
-			payloads[tc.kind] = z
+		kind, level string
+		decoders    []decoder
+	}{{"", "", bzip2Decoders}, {kindBzip2, "", bzip2Decoders}, {kindZstd, "", zstdDecoders},
+		{kindZstd, ZstdBetter, zstdDecoders}, {kindZstd, ZstdBest, zstdDecoders}} {
+		t.Run("kind="+tc.kind+",level="+tc.level, func(t *testing.T) {
+			z, r := compressToFile(t, data, tc.kind, tc.level)
+			payloads[tc.kind+"/"+tc.level] = z
 			if r.Size != int64(len(data)) || r.Hash != sha(data) {
 				t.Errorf("size, hash = %d, %s; want %d, %s", r.Size, r.Hash, len(data), sha(data))
 			}
@@ -141,28 +142,38 @@ func TestCompressRoundTrips(t *testing.T) {
 		})
 	}
 	// The checks below compare subtests' payloads; -run may have skipped some.
-	if z, ok := payloads[kindBzip2]; ok {
+	if z, ok := payloads[kindBzip2+"/"]; ok {
 		// pbzip2's layout: one stream (header "BZh9", a block's magic) per chunk.
 		if n := bytes.Count(z, []byte("BZh91AY&SY")); n < 3 {
 			t.Errorf("2.5 MiB compressed to %d bzip2 streams, want at least 3 (one per MiB at most)", n)
 		}
-		if d, ok := payloads[""]; ok && !bytes.Equal(d, z) {
+		if d, ok := payloads["/"]; ok && !bytes.Equal(d, z) {
 			t.Error(`kind "" and "bzip2" made different payloads`)
 		}
 	}
-	if z, ok := payloads[kindZstd]; ok {
-		// A streamed frame declares the encoder's window, whatever the
-		// input's size; the client refuses frames that declare more than 8 MiB.
-		var h zstd.Header
-		if err := h.Decode(z); err != nil || h.WindowSize != 8<<20 || h.SingleSegment {
-			t.Errorf("zstd frame header %+v, %v; want an 8 MiB window", h, err)
+	for _, level := range []string{"", ZstdBetter, ZstdBest} {
+		if z, ok := payloads[kindZstd+"/"+level]; ok {
+			// A streamed frame declares the encoder's window, whatever the
+			// input's size; the client refuses frames that declare more than 8 MiB.
+			var h zstd.Header
+			if err := h.Decode(z); err != nil || h.WindowSize != 8<<20 || h.SingleSegment {
+				t.Errorf("zstd level %q: frame header %+v, %v; want an 8 MiB window", level, h, err)
+			}
+		}
+	}
+	if d, ok := payloads[kindZstd+"/"]; ok {
+		if b, ok := payloads[kindZstd+"/"+ZstdBetter]; ok && !bytes.Equal(d, b) {
+			t.Errorf("zstd level %q and %q made different payloads", "", ZstdBetter)
+		}
+		if b, ok := payloads[kindZstd+"/"+ZstdBest]; ok && len(b) >= len(d) {
+			t.Errorf("zstd level best made %d bytes, better %d: best should be smaller", len(b), len(d))
 		}
 	}
 }
 
 func TestCompressEmptyBinary(t *testing.T) {
 	for _, kind := range []string{kindBzip2, kindZstd} {
-		z, r := compressToFile(t, nil, kind)
+		z, r := compressToFile(t, nil, kind, "")
 		if r.Size != 0 || r.Hash != sha(nil) || len(z) == 0 || r.CompressedSize != int64(len(z)) {
 			t.Errorf("%s: size %d hash %s, payload %d bytes, compressed_size %d", kind, r.Size, r.Hash, len(z), r.CompressedSize)
 		}
@@ -173,7 +184,7 @@ func TestCompressRefusesUnknownKind(t *testing.T) {
 	for _, kind := range []string{"gzip", "BZIP2", "bz2", "zst", "xz", " zstd"} {
 		var out bytes.Buffer
 		r := &release.Release{}
-		err := compress(t.Context(), &out, strings.NewReader("binary"), r, kind)
+		err := compress(t.Context(), &out, strings.NewReader("binary"), r, kind, "")
 		if err == nil || !strings.Contains(err.Error(), "valid: bzip2, zstd") {
 			t.Errorf("compress(%q) = %v, want an error listing the valid kinds", kind, err)
 		}
@@ -182,6 +193,26 @@ func TestCompressRefusesUnknownKind(t *testing.T) {
 		}
 		if s, err := payloadSuffix(kind); err == nil {
 			t.Errorf("payloadSuffix(%q) = %q, want an error", kind, s)
+		}
+	}
+}
+
+func TestCompressRefusesBadZstdLevel(t *testing.T) {
+	for _, tc := range []struct{ kind, level, want string }{
+		{kindZstd, "fast", "valid: better, best"},
+		{kindZstd, "Best", "valid: better, best"},
+		{kindZstd, "19", "valid: better, best"},
+		{"", ZstdBest, "only for zstd compression, not bzip2"},
+		{kindBzip2, ZstdBetter, "only for zstd compression, not bzip2"},
+	} {
+		var out bytes.Buffer
+		r := &release.Release{}
+		err := compress(t.Context(), &out, strings.NewReader("binary"), r, tc.kind, tc.level)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("compress(%q, %q) = %v, want an error saying %q", tc.kind, tc.level, err, tc.want)
+		}
+		if out.Len() != 0 || filled(r) {
+			t.Errorf("compress(%q, %q) wrote %d bytes or filled in the release", tc.kind, tc.level, out.Len())
 		}
 	}
 }
@@ -219,7 +250,7 @@ func TestSurvivesCancelDuringCompress(t *testing.T) {
 			bin := &endless{cancelAt: 3 << 20, cancel: cancel, data: data}
 			out := &countWriter{}
 			r := &release.Release{}
-			err := compress(ctx, out, bin, r, kind)
+			err := compress(ctx, out, bin, r, kind, "")
 			if !errors.Is(err, context.Canceled) {
 				t.Fatalf("compress = %v, want context.Canceled", err)
 			}
@@ -232,7 +263,7 @@ func TestSurvivesCancelDuringCompress(t *testing.T) {
 		ctx, cancel := context.WithCancel(t.Context())
 		cancel()
 		var out bytes.Buffer
-		if err := compress(ctx, &out, bytes.NewReader(data), &release.Release{}, ""); !errors.Is(err, context.Canceled) || out.Len() != 0 {
+		if err := compress(ctx, &out, bytes.NewReader(data), &release.Release{}, "", ""); !errors.Is(err, context.Canceled) || out.Len() != 0 {
 			t.Errorf("compress = %v after writing %d bytes, want context.Canceled and nothing", err, out.Len())
 		}
 	})
@@ -243,7 +274,7 @@ func benchmarkCompress(b *testing.B, kind string) {
 	b.SetBytes(int64(len(data)))
 	var r release.Release
 	for b.Loop() {
-		if err := compress(b.Context(), io.Discard, bytes.NewReader(data), &r, kind); err != nil {
+		if err := compress(b.Context(), io.Discard, bytes.NewReader(data), &r, kind, ""); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -262,7 +293,7 @@ func TestZstdFramesReadAsOne(t *testing.T) {
 	var outs [][]byte
 	for _, workers := range []int{1, 3} {
 		var b bytes.Buffer
-		z, err := newZstdWriter(&b, workers, 256<<10)
+		z, err := newZstdWriter(&b, workers, 256<<10, zstd.SpeedBetterCompression)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -302,7 +333,7 @@ func TestZstdFramesReadAsOne(t *testing.T) {
 // Close return the error, and nothing waits forever.
 func TestZstdWriterStopsOnWriteError(t *testing.T) {
 	boom := errors.New("disk full")
-	z, err := newZstdWriter(failAfter{n: new(int), err: boom}, 2, 64<<10)
+	z, err := newZstdWriter(failAfter{n: new(int), err: boom}, 2, 64<<10, zstd.SpeedBetterCompression)
 	if err != nil {
 		t.Fatal(err)
 	}

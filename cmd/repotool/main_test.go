@@ -38,6 +38,7 @@ func TestScripts(t *testing.T) {
 			"exitcode":  cmdExitcode,
 			"mkexe":     cmdMkexe,
 			"perm":      cmdPerm,
+			"smaller":   cmdSmaller,
 			"flipbyte":  cmdFlipbyte,
 			"replace":   cmdReplace,
 			"waitready": cmdWaitready,
@@ -155,6 +156,20 @@ func cmdPerm(ts *testscript.TestScript, neg bool, args []string) {
 	ts.Check(err)
 	if got := fi.Mode().Perm(); (uint64(got) == want) == neg {
 		ts.Fatalf("%s has mode %#o, want %s%#o", args[0], got, map[bool]string{true: "not ", false: ""}[neg], want)
+	}
+}
+
+// smaller A B checks that file A has fewer bytes than file B.
+func cmdSmaller(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 2 {
+		ts.Fatalf("usage: smaller a b")
+	}
+	a, err := os.Stat(ts.MkAbs(args[0]))
+	ts.Check(err)
+	b, err := os.Stat(ts.MkAbs(args[1]))
+	ts.Check(err)
+	if a.Size() >= b.Size() {
+		ts.Fatalf("%s has %d bytes, %s %d: want fewer", args[0], a.Size(), args[1], b.Size())
 	}
 }
 
