@@ -67,7 +67,7 @@ func fetchSmall(ctx context.Context, c *config, src Source, path string, limit i
 // (reader.Payload).
 func downloadAtRate(ctx context.Context, c *config, src Source, r *release.Release, f *os.File) error {
 	c.logger.Debug("apply: downloading payload", logAttrs(r)...)
-	return prefixed(reader.Payload(ctx, c.params(), src, r, f))
+	return prefixed(reader.Payload(ctx, c.params(), src, r, startWriteback(f)))
 }
 
 // prefixed gives err this package's prefix, unless it has it already.
