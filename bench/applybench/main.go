@@ -9,6 +9,7 @@
 //
 //	applybench -repo http://127.0.0.1:PORT -pub release.pub -version 1.0.0
 //	applybench -repo http://127.0.0.1:PORT -pub release.pub -version 1.1.0 -base app-1.0.0 [-no-delta]
+//	applybench ... -cpuprofile cpu.out   # then: go tool pprof applybench cpu.out
 package main
 
 import (
@@ -19,6 +20,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/pprof"
 	"time"
 
 	"github.com/safeupdate/safeupdate/apply"
@@ -33,8 +35,22 @@ func main() {
 	tmp := flag.String("tmp", "", "directory for the target (default: the system's)")
 	base := flag.String("base", "", "install a copy of `FILE` as the target first")
 	noDelta := flag.Bool("no-delta", false, "download the full payload even when a patch applies")
+	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the update to `FILE`")
 	flag.Parse()
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err == nil {
+			err = pprof.StartCPUProfile(f)
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "applybench:", err)
+			os.Exit(1)
+		}
+		defer f.Close()
+		defer pprof.StopCPUProfile()
+	}
 	if err := run(*repo, *pub, *version, *goos, *goarch, *tmp, *base, *noDelta); err != nil {
+		pprof.StopCPUProfile()
 		fmt.Fprintln(os.Stderr, "applybench:", err)
 		os.Exit(1)
 	}
