@@ -33,10 +33,10 @@ var testHookBaseHashed func()
 // and size; if that fails in any way, or there is no such patch, the full
 // payload is downloaded into the same file instead, after a log line that
 // says why. Nothing else differs: what the caller installs has passed the
-// same check either way.
+// same check either way, and either is written through startWriteback.
 func fetchNew(ctx context.Context, c *config, src Source, r *release.Release, p *pending) error {
 	if !c.noDelta && !c.allowUnsigned && len(r.Patches) > 0 {
-		err := patchInto(ctx, c, src, r, p.f)
+		err := patchInto(ctx, c, src, r, startWriteback(p.f))
 		if err == nil {
 			return nil
 		}
@@ -52,12 +52,12 @@ func fetchNew(ctx context.Context, c *config, src Source, r *release.Release, p 
 			return err
 		}
 	}
-	return downloadAtRate(ctx, c, src, r, p.f)
+	return downloadAtRate(ctx, c, src, r, startWriteback(p.f))
 }
 
 // patchInto builds the binary of r into f from the patch of r whose base
 // is the target, opened read-only.
-func patchInto(ctx context.Context, c *config, src Source, r *release.Release, f *os.File) error {
+func patchInto(ctx context.Context, c *config, src Source, r *release.Release, f io.Writer) error {
 	old, err := os.Open(c.target)
 	if err != nil {
 		return fmt.Errorf("opening the installed binary: %w", err)

@@ -3,8 +3,8 @@ package apply
 import (
 	"context"
 	"fmt"
+	"io"
 	"net/http"
-	"os"
 	"strings"
 
 	"github.com/safeupdate/safeupdate/internal/reader"
@@ -65,9 +65,9 @@ func fetchSmall(ctx context.Context, c *config, src Source, path string, limit i
 
 // downloadAtRate streams and checks the payload of r into f
 // (reader.Payload).
-func downloadAtRate(ctx context.Context, c *config, src Source, r *release.Release, f *os.File) error {
+func downloadAtRate(ctx context.Context, c *config, src Source, r *release.Release, f io.Writer) error {
 	c.logger.Debug("apply: downloading payload", logAttrs(r)...)
-	return prefixed(reader.Payload(ctx, c.params(), src, r, startWriteback(f)))
+	return prefixed(reader.Payload(ctx, c.params(), src, r, f))
 }
 
 // prefixed gives err this package's prefix, unless it has it already.
