@@ -7,8 +7,8 @@ import (
 
 // Reader's workers decode segments with the decoder below rather than with
 // compress/bzip2, whose readers cannot be reused: a new one per segment
-// would allocate its 3.6 MB block state every time. This decoder keeps one
-// block array per worker for good.
+// would allocate its 3.6 MB block state every time. This decoder keeps its
+// block state (4.5 MB: the rows and the bytes they walk to) for good.
 //
 // It is deliberately strict: it accepts only what encoders write (complete
 // prefix codes, one selector per group, no randomized blocks, no run cut
@@ -20,11 +20,13 @@ import (
 // A segDecoder decodes segments: runs of whole bzip2 streams, or of whole
 // blocks from inside a stream (see run).
 type segDecoder struct {
-	next  []uint32 // per BWT row: its last-column byte (low 8 bits) and next row
-	br    bitReader
-	out   []byte // output not yet flushed (its capacity is the buffer's)
-	sent  int    // output bytes flushed so far
-	flush func(d *segDecoder) bool
+	next   []uint32 // per BWT row: its last-column byte (low 8 bits) and next row
+	pre    []byte   // a block's bytes before its first run-length stage is undone
+	pieces [][]byte // pre's pieces, in order (see walk)
+	br     bitReader
+	out    []byte // output not yet flushed (its capacity is the buffer's)
+	sent   int    // output bytes flushed so far
+	flush  func(d *segDecoder) bool
 
 	st     segState
 	res    point // the last place a sequential decode can take over from
@@ -454,16 +456,180 @@ func (d *segDecoder) unsort(next []uint32, counts *[256]int, origPtr int, want u
 		next[start[b]] |= uint32(i) << 8
 		start[b]++
 	}
-	out := d.out
-	mark := len(out) // out[mark:] is the block's output not yet in crc
-	var crc uint32
+	if cap(d.pre) < preSize {
+		d.pre = make([]byte, preSize)
+	}
+	first := next[origPtr] >> 8
+	pieces := d.walk(next, first)
+	if pieces == nil {
+		// One row at a time: the block's bytes are the n rows from first on.
+		pre := d.pre[:len(next)]
+		row := first
+		for i := range pre {
+			v := next[row]
+			row = v >> 8 & rowMask
+			pre[i] = byte(v)
+		}
+		pieces = append(d.pieces[:0], pre)
+	}
+	d.pieces = pieces
+	r := runs{out: d.out, mark: len(d.out), prev: -1}
+	for _, p := range pieces {
+		if !d.expand(&r, p) {
+			return false
+		}
+	}
+	r.crc = updateCRC(r.crc, r.out[r.mark:])
+	d.out = r.out
+	if r.same == 4 {
+		return false // a run without its count
+	}
+	return r.crc == want
+}
+
+const (
+	rowMask     = 1<<20 - 1 // next's row field (900000 < 1<<20)
+	startMark   = 1 << 31   // in next: a stretch of the walk starts at this row
+	stretches   = 64        // stretches a long block's walk is cut into
+	walkers     = 12        // stretches walked at once
+	chunkSize   = 1 << 10   // the unit in which stretches take room in d.pre
+	minParallel = 1 << 16   // blocks shorter than this are walked in one go
+	preSize     = 900000 + stretches*chunkSize
+)
+
+// A walker walks one stretch: the rows from its start up to the next start.
+type walker struct {
+	row   uint32 // the row to visit next
+	id    int    // which stretch
+	chunk int    // the chunk of d.pre being filled
+	pos   int    // where in d.pre its next byte goes
+	end   int    // the end of the chunk
+}
+
+// walk follows the cycle of rows from first in stretches, several at a
+// time, so that the processor waits for several memory loads at once
+// instead of one after the other, and returns the block's bytes, in pieces
+// of d.pre, in order. Stretch 0 starts at first, the others at rows spread
+// over the block, marked in next; each ends where the next one starts.
+// The pieces are the block's bytes only if the stretches, in the order in
+// which they meet, cover all n rows: the rows then form one cycle, as they
+// do in every block an encoder writes. Otherwise (or for a short block)
+// walk returns nil with next as it was, and unsort walks the rows from
+// first one by one, as compress/bzip2 does, whatever their cycles. Every
+// row is visited at most once here, as a walker stops at any start.
+func (d *segDecoder) walk(next []uint32, first uint32) [][]byte {
+	n := len(next)
+	if n < minParallel {
+		return nil
+	}
+	var starts [stretches]uint32
+	starts[0] = first
+	next[first] |= startMark
+	for j := 1; j < stretches; j++ {
+		s := uint32(j * n / stretches)
+		for next[s]&startMark != 0 {
+			if s++; int(s) == n {
+				s = 0
+			}
+		}
+		starts[j] = s
+		next[s] |= startMark
+	}
+	defer func() {
+		for _, s := range starts {
+			next[s] &^= startMark
+		}
+	}()
+
+	pre := d.pre
+	var link [preSize / chunkSize]int32 // per chunk: its stretch's next chunk
+	var follow [stretches]int           // per stretch: the one after it
+	var fill [stretches]int             // per stretch: the end of its last chunk
+	var ws [walkers]walker
+	begin := func(id int) walker {
+		v := next[starts[id]]
+		lo := id * chunkSize
+		pre[lo] = byte(v)
+		return walker{row: v >> 8 & rowMask, id: id, chunk: id, pos: lo + 1, end: lo + chunkSize}
+	}
+	for j := range ws {
+		ws[j] = begin(j)
+	}
+	chunks, used, pending := len(pre)/chunkSize, stretches, walkers
+	for act := walkers; act > 0; {
+		for i := 0; i < act; {
+			w := &ws[i]
+			v := next[w.row]
+			if v&startMark != 0 {
+				k := 0
+				for starts[k] != w.row {
+					k++
+				}
+				follow[w.id], fill[w.id] = k, w.pos
+				if pending < stretches {
+					*w = begin(pending)
+					pending++
+				} else {
+					act--
+					ws[i] = ws[act]
+				}
+				continue
+			}
+			if w.pos == w.end {
+				if used == chunks { // cannot happen: at most n rows are visited
+					return nil
+				}
+				link[w.chunk] = int32(used)
+				w.chunk, w.pos, w.end = used, used*chunkSize, (used+1)*chunkSize
+				used++
+			}
+			pre[w.pos] = byte(v)
+			w.pos++
+			w.row = v >> 8 & rowMask
+			i++
+		}
+	}
+
+	// Order the pieces, checking that the stretches cover every row.
+	pieces := d.pieces[:0]
+	total, c := 0, 0
+	for range stretches {
+		for k := c; ; k = int(link[k]) {
+			lo, hi := k*chunkSize, (k+1)*chunkSize
+			if fill[c] > lo && fill[c] <= hi {
+				pieces = append(pieces, pre[lo:fill[c]])
+				total += fill[c] - lo
+				break
+			}
+			pieces = append(pieces, pre[lo:hi])
+			total += chunkSize
+		}
+		if c = follow[c]; c == 0 {
+			break
+		}
+	}
+	d.pieces = pieces
+	if c != 0 || total != n {
+		return nil
+	}
+	return pieces
+}
+
+// runs is the state of undoing the first run-length stage of a block.
+type runs struct {
+	out  []byte
+	mark int    // out[mark:] is the block's output not yet in crc
+	crc  uint32 // the block's CRC so far
+	prev int    // the last byte, or -1
+	same int    // how many times in a row it came
+}
+
+// expand undoes the first run-length stage on the bytes pre of a block,
+// the next after those r has seen, into r.out, flushing it when full.
+func (d *segDecoder) expand(r *runs, pre []byte) bool {
+	out, mark, crc, prev, same := r.out, r.mark, r.crc, r.prev, r.same
 	var ok bool
-	row := next[origPtr] >> 8
-	prev, same := -1, 0
-	for range len(next) {
-		v := next[row]
-		row = v >> 8
-		b := byte(v)
+	for _, b := range pre {
 		if same == 4 {
 			// The byte after four equal ones counts more of them.
 			for k := int(b); k > 0; {
@@ -505,12 +671,8 @@ func (d *segDecoder) unsort(next []uint32, counts *[256]int, origPtr int, want u
 		}
 		out = append(out, b)
 	}
-	crc = updateCRC(crc, out[mark:])
-	d.out = out
-	if same == 4 {
-		return false // a run without its count
-	}
-	return crc == want
+	r.out, r.mark, r.crc, r.prev, r.same = out, mark, crc, prev, same
+	return true
 }
 
 // full flushes a full output buffer out, whose bytes from mark on are the

@@ -5,6 +5,7 @@ import (
 	"compress/bzip2"
 	"io"
 	"math/rand/v2"
+	"slices"
 	"testing"
 )
 
@@ -60,6 +61,8 @@ func TestSegDecoderMatchesStdlib(t *testing.T) {
 		bytes.Repeat([]byte{'z'}, 2000),       // long runs
 		append(make([]byte, 300000), 1, 2, 3), // long zero runs after MTF
 		payload(t, 250000, 30),                // bzip2 -1: three blocks
+		// One block whose rows form several cycles, not one.
+		bytes.Repeat([]byte("0123456789abcdef"), 8192),
 	}
 	var d segDecoder
 	rng := rand.New(rand.NewPCG(32, 32))
@@ -115,4 +118,60 @@ func FuzzSegDecoder(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		agreeWithStdlib(t, &d, data, 1<<20)
 	})
+}
+
+// TestWalkMatchesOneRowAtATime checks the walk in stretches against the
+// walk one row at a time on the rows of one cycle, and that it declines,
+// leaving the rows as they were, when they form several cycles (a block
+// no encoder writes, but whose output compress/bzip2 defines) or are few.
+func TestWalkMatchesOneRowAtATime(t *testing.T) {
+	rng := rand.New(rand.NewPCG(18, 18))
+	// rows links the rows of each cycle, in random order, and returns them
+	// as unsort's next.
+	rows := func(n int, cycles ...int) []uint32 {
+		next := make([]uint32, n)
+		order := rng.Perm(n)
+		for _, c := range cycles {
+			cycle := order[:c]
+			order = order[c:]
+			for i, r := range cycle {
+				next[r] = uint32(cycle[(i+1)%c])<<8 | uint32(rng.IntN(256))
+			}
+		}
+		return next
+	}
+	var d segDecoder
+	d.pre = make([]byte, preSize)
+	for _, c := range []struct {
+		n      int
+		cycles []int
+		whole  bool
+	}{
+		{n: 900000, cycles: []int{900000}, whole: true},
+		{n: minParallel, cycles: []int{minParallel}, whole: true},
+		{n: minParallel - 1, cycles: []int{minParallel - 1}},
+		{n: 100000, cycles: []int{99999, 1}},
+		{n: 100000, cycles: []int{50000, 50000}},
+		{n: 100000, cycles: []int{3, 99997}},
+	} {
+		next := rows(c.n, c.cycles...)
+		before := slices.Clone(next)
+		for _, first := range []uint32{0, uint32(c.n / 2), uint32(c.n - 1)} {
+			want := make([]byte, c.n)
+			for i, row := 0, first; i < c.n; i++ {
+				want[i] = byte(next[row])
+				row = next[row] >> 8
+			}
+			pieces := d.walk(next, first)
+			if !slices.Equal(next, before) {
+				t.Fatalf("%d rows in cycles %v: the walk left its marks", c.n, c.cycles)
+			}
+			if (pieces != nil) != c.whole {
+				t.Fatalf("%d rows in cycles %v from %d: walked in stretches: %v", c.n, c.cycles, first, pieces != nil)
+			}
+			if got := bytes.Join(pieces, nil); pieces != nil && !bytes.Equal(got, want) {
+				t.Fatalf("%d rows from %d: %d bytes differ from the walk one row at a time", c.n, first, len(got))
+			}
+		}
+	}
 }
