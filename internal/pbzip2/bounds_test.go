@@ -25,7 +25,7 @@ func liveHeap() uint64 {
 // finish), and compress/bzip2's decoder (about 4 MB) for the sequential
 // decode.
 func liveBound(w int) uint64 {
-	return uint64((w+2)*maxSegment + (w+4)*maxOutput + 3*streamBufSize + w*(900000*4+preSize) + 4<<20)
+	return uint64((w+2)*maxSegment + (w+4)*maxOutput + 3*streamBufSize + w*nextSize*4 + 4<<20)
 }
 
 // A heapPeak records the most live heap seen above where it started,

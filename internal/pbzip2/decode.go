@@ -7,8 +7,8 @@ import (
 
 // Reader's workers decode segments with the decoder below rather than with
 // compress/bzip2, whose readers cannot be reused: a new one per segment
-// would allocate its 3.6 MB block state every time. This decoder keeps its
-// block state (4.5 MB: the rows and the bytes they walk to) for good.
+// would allocate its 3.6 MB block state every time. This decoder keeps one
+// block array per worker for good.
 //
 // It is deliberately strict: it accepts only what encoders write (complete
 // prefix codes, one selector per group, no randomized blocks, no run cut
@@ -20,9 +20,8 @@ import (
 // A segDecoder decodes segments: runs of whole bzip2 streams, or of whole
 // blocks from inside a stream (see run).
 type segDecoder struct {
-	next   []uint32 // per BWT row: its last-column byte (low 8 bits) and next row
-	pre    []byte   // a block's bytes before its first run-length stage is undone
-	pieces [][]byte // pre's pieces, in order (see walk)
+	next   []uint32   // per BWT row: the row after it, and a byte (see unsort)
+	pieces [][]uint32 // the block's bytes, in pieces of next, in order (see walk)
 	br     bitReader
 	out    []byte // output not yet flushed (its capacity is the buffer's)
 	sent   int    // output bytes flushed so far
@@ -369,11 +368,12 @@ func (d *segDecoder) block() (uint32, bool) {
 		}
 	}
 
-	// Symbols: MTF positions and runs, into the low bytes of d.next.
-	if cap(d.next) < maxBlock {
-		d.next = make([]uint32, 900000)
+	// Symbols: MTF positions and runs, the last column, into the top
+	// bytes of d.next.
+	if cap(d.next) < nextSize {
+		d.next = make([]uint32, nextSize)
 	}
-	next := d.next[:maxBlock]
+	last := d.next[:maxBlock]
 	var counts [256]int
 	var mtf [256]byte
 	maxWeight := 0
@@ -406,7 +406,7 @@ func (d *segDecoder) block() (uint32, bool) {
 				b := mtf[0]
 				counts[b] += run
 				for i := n; i < n+run; i++ {
-					next[i] = uint32(b)
+					last[i] = uint32(b) << 24
 				}
 				n += run
 				run, weight = 0, 1
@@ -420,7 +420,7 @@ func (d *segDecoder) block() (uint32, bool) {
 				if d.st.head {
 					d.st.need = max(d.st.need, n, maxWeight, (nSel-1)*groupSize)
 				}
-				return want, d.unsort(next[:n], &counts, origPtr, want)
+				return want, d.unsort(n, &counts, origPtr, want)
 			}
 			if n == maxBlock {
 				return 0, false
@@ -430,7 +430,7 @@ func (d *segDecoder) block() (uint32, bool) {
 			copy(mtf[1:p+1], mtf[:p])
 			mtf[0] = b
 			counts[b]++
-			next[n] = uint32(b)
+			last[n] = uint32(b) << 24
 			n++
 		}
 		if br.overrun() {
@@ -439,38 +439,28 @@ func (d *segDecoder) block() (uint32, bool) {
 	}
 }
 
-// unsort undoes the BWT of the last column in the low bytes of next and
-// undoes the first run-length stage into d.out (flushing it when full),
-// and reports whether the block's CRC is want. A row's successor is the
-// row whose last byte is the same occurrence of the same value as the
-// row's first byte.
-func (d *segDecoder) unsort(next []uint32, counts *[256]int, origPtr int, want uint32) bool {
-	var start [256]int
-	sum := 0
-	for b, c := range counts {
-		start[b] = sum
-		sum += c
-	}
-	for i, v := range next {
-		b := byte(v)
-		next[start[b]] |= uint32(i) << 8
-		start[b]++
-	}
-	if cap(d.pre) < preSize {
-		d.pre = make([]byte, preSize)
-	}
-	first := next[origPtr] >> 8
-	pieces := d.walk(next, first)
+// unsort undoes the BWT of the last column, in the top bytes of the first
+// n entries of d.next, and the first run-length stage, into d.out (flushing
+// it when full), and reports whether the block's CRC is want.
+//
+// The row after row x is the one whose last byte is the same occurrence of
+// the same value as x's first byte, so the block is the first bytes of the
+// rows from origPtr on. index sets the row after each row in the low bits
+// of its entry; the walk then writes the block's bytes over the last
+// column, in the top bytes, which it no longer needs.
+func (d *segDecoder) unsort(n int, counts *[256]int, origPtr int, want uint32) bool {
+	var col column
+	d.index(n, counts, &col)
+	pieces := d.walk(n, &col, uint32(origPtr))
 	if pieces == nil {
-		// One row at a time: the block's bytes are the n rows from first on.
-		pre := d.pre[:len(next)]
-		row := first
-		for i := range pre {
-			v := next[row]
-			row = v >> 8 & rowMask
-			pre[i] = byte(v)
+		next := d.next[:n]
+		row := uint32(origPtr)
+		for i, v := range next {
+			b := col.first(row)
+			row = next[row] & rowMask
+			next[i] = v&^byteBits | uint32(b)<<24
 		}
-		pieces = append(d.pieces[:0], pre)
+		pieces = append(d.pieces[:0], next)
 	}
 	d.pieces = pieces
 	r := runs{out: d.out, mark: len(d.out), prev: -1}
@@ -487,44 +477,89 @@ func (d *segDecoder) unsort(next []uint32, counts *[256]int, origPtr int, want u
 	return r.crc == want
 }
 
+// index sets, for the last column of n rows in the top bytes of d.next
+// whose bytes counts counts, the row after each row and the first column.
+func (d *segDecoder) index(n int, counts *[256]int, col *column) {
+	sum := 0
+	for b, c := range counts {
+		col.start[b] = int32(sum)
+		sum += c
+	}
+	col.start[256] = int32(sum)
+	at := col.start
+	next := d.next[:n]
+	for i, v := range next {
+		b := v >> 24
+		next[at[b]] |= uint32(i)
+		at[b]++
+	}
+	b := 0
+	for k := range (n + 1<<colShift - 1) >> colShift {
+		for int(col.start[b+1]) <= k<<colShift {
+			b++
+		}
+		col.at[k] = uint8(b)
+	}
+}
+
 const (
-	rowMask     = 1<<20 - 1 // next's row field (900000 < 1<<20)
-	startMark   = 1 << 31   // in next: a stretch of the walk starts at this row
-	stretches   = 64        // stretches a long block's walk is cut into
-	walkers     = 12        // stretches walked at once
-	chunkSize   = 1 << 10   // the unit in which stretches take room in d.pre
-	minParallel = 1 << 16   // blocks shorter than this are walked in one go
-	preSize     = 900000 + stretches*chunkSize
+	rowMask     = 1<<20 - 1 // in d.next: the row after (900000 < 1<<20)
+	startMark   = 1 << 23   // in d.next: a stretch of the walk starts at this row
+	byteBits    = 0xff << 24
+	colShift    = 8       // rows per entry of column.at: 1<<colShift
+	stretches   = 64      // stretches a long block's walk is cut into
+	walkers     = 12      // stretches walked at once
+	chunkSize   = 1 << 8  // the unit in which stretches take room in d.next
+	minParallel = 1 << 16 // blocks shorter than this are walked in one go
+	// A block and the partly filled last chunks of its stretches.
+	nextSize = 900000 + stretches*chunkSize
 )
+
+// A column is a block's first BWT column: sorted, so each byte value's
+// rows are one range.
+type column struct {
+	start [257]int32                  // the first row of each byte value, then n
+	at    [900000>>colShift + 1]uint8 // the first byte of row k<<colShift
+}
+
+// first returns row x's first byte.
+func (c *column) first(x uint32) byte {
+	b := int(c.at[x>>colShift])
+	for uint32(c.start[b+1]) <= x {
+		b++
+	}
+	return byte(b)
+}
 
 // A walker walks one stretch: the rows from its start up to the next start.
 type walker struct {
 	row   uint32 // the row to visit next
 	id    int    // which stretch
-	chunk int    // the chunk of d.pre being filled
-	pos   int    // where in d.pre its next byte goes
+	chunk int    // the chunk of d.next being filled
+	pos   int    // where in d.next its next byte goes
 	end   int    // the end of the chunk
 }
 
-// walk follows the cycle of rows from first in stretches, several at a
-// time, so that the processor waits for several memory loads at once
+// walk follows the n rows of d.next from origPtr in stretches, several at
+// a time, so that the processor waits for several memory loads at once
 // instead of one after the other, and returns the block's bytes, in pieces
-// of d.pre, in order. Stretch 0 starts at first, the others at rows spread
-// over the block, marked in next; each ends where the next one starts.
-// The pieces are the block's bytes only if the stretches, in the order in
-// which they meet, cover all n rows: the rows then form one cycle, as they
-// do in every block an encoder writes. Otherwise (or for a short block)
-// walk returns nil with next as it was, and unsort walks the rows from
-// first one by one, as compress/bzip2 does, whatever their cycles. Every
-// row is visited at most once here, as a walker stops at any start.
-func (d *segDecoder) walk(next []uint32, first uint32) [][]byte {
-	n := len(next)
+// of d.next (in the top bytes), in order. Stretch 0 starts at origPtr, the
+// others at rows spread over the block, marked in d.next; each ends where
+// the next one starts. The pieces are the block's bytes only if the
+// stretches, in the order in which they meet, cover all n rows: the rows
+// then form one cycle, as they do in every block an encoder writes.
+// Otherwise (or for a short block) walk returns nil with the rows as they
+// were, and unsort walks them from origPtr one by one, as compress/bzip2
+// does, whatever their cycles. Every row is visited at most once here, as
+// a walker stops at any start.
+func (d *segDecoder) walk(n int, col *column, origPtr uint32) [][]uint32 {
 	if n < minParallel {
 		return nil
 	}
+	next := d.next
 	var starts [stretches]uint32
-	starts[0] = first
-	next[first] |= startMark
+	starts[0] = origPtr
+	next[origPtr] |= startMark
 	for j := 1; j < stretches; j++ {
 		s := uint32(j * n / stretches)
 		for next[s]&startMark != 0 {
@@ -541,21 +576,20 @@ func (d *segDecoder) walk(next []uint32, first uint32) [][]byte {
 		}
 	}()
 
-	pre := d.pre
-	var link [preSize / chunkSize]int32 // per chunk: its stretch's next chunk
-	var follow [stretches]int           // per stretch: the one after it
-	var fill [stretches]int             // per stretch: the end of its last chunk
+	var link [nextSize / chunkSize]int32 // per chunk: its stretch's next chunk
+	var follow [stretches]int            // per stretch: the one after it
+	var fill [stretches]int              // per stretch: the end of its last chunk
 	var ws [walkers]walker
 	begin := func(id int) walker {
-		v := next[starts[id]]
+		s := starts[id]
 		lo := id * chunkSize
-		pre[lo] = byte(v)
-		return walker{row: v >> 8 & rowMask, id: id, chunk: id, pos: lo + 1, end: lo + chunkSize}
+		next[lo] = next[lo]&^byteBits | uint32(col.first(s))<<24
+		return walker{row: next[s] & rowMask, id: id, chunk: id, pos: lo + 1, end: lo + chunkSize}
 	}
 	for j := range ws {
 		ws[j] = begin(j)
 	}
-	chunks, used, pending := len(pre)/chunkSize, stretches, walkers
+	chunks, used, pending := len(next)/chunkSize, stretches, walkers
 	for act := walkers; act > 0; {
 		for i := 0; i < act; {
 			w := &ws[i]
@@ -583,9 +617,9 @@ func (d *segDecoder) walk(next []uint32, first uint32) [][]byte {
 				w.chunk, w.pos, w.end = used, used*chunkSize, (used+1)*chunkSize
 				used++
 			}
-			pre[w.pos] = byte(v)
+			next[w.pos] = next[w.pos]&^byteBits | uint32(col.first(w.row))<<24
 			w.pos++
-			w.row = v >> 8 & rowMask
+			w.row = v & rowMask
 			i++
 		}
 	}
@@ -597,11 +631,11 @@ func (d *segDecoder) walk(next []uint32, first uint32) [][]byte {
 		for k := c; ; k = int(link[k]) {
 			lo, hi := k*chunkSize, (k+1)*chunkSize
 			if fill[c] > lo && fill[c] <= hi {
-				pieces = append(pieces, pre[lo:fill[c]])
+				pieces = append(pieces, next[lo:fill[c]])
 				total += fill[c] - lo
 				break
 			}
-			pieces = append(pieces, pre[lo:hi])
+			pieces = append(pieces, next[lo:hi])
 			total += chunkSize
 		}
 		if c = follow[c]; c == 0 {
@@ -624,12 +658,14 @@ type runs struct {
 	same int    // how many times in a row it came
 }
 
-// expand undoes the first run-length stage on the bytes pre of a block,
-// the next after those r has seen, into r.out, flushing it when full.
-func (d *segDecoder) expand(r *runs, pre []byte) bool {
+// expand undoes the first run-length stage on the bytes of a block in the
+// top bytes of piece, the next after those r has seen, into r.out,
+// flushing it when full.
+func (d *segDecoder) expand(r *runs, piece []uint32) bool {
 	out, mark, crc, prev, same := r.out, r.mark, r.crc, r.prev, r.same
 	var ok bool
-	for _, b := range pre {
+	for _, v := range piece {
+		b := byte(v >> 24)
 		if same == 4 {
 			// The byte after four equal ones counts more of them.
 			for k := int(b); k > 0; {

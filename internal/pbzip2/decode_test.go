@@ -121,57 +121,112 @@ func FuzzSegDecoder(f *testing.F) {
 }
 
 // TestWalkMatchesOneRowAtATime checks the walk in stretches against the
-// walk one row at a time on the rows of one cycle, and that it declines,
-// leaving the rows as they were, when they form several cycles (a block
-// no encoder writes, but whose output compress/bzip2 defines) or are few.
+// block it was made from, and that it declines, leaving the rows as they
+// were, when the rows form several cycles (a periodic block, or a column
+// no BWT makes, whose output compress/bzip2 still defines) or are few.
 func TestWalkMatchesOneRowAtATime(t *testing.T) {
 	rng := rand.New(rand.NewPCG(18, 18))
-	// rows links the rows of each cycle, in random order, and returns them
-	// as unsort's next.
-	rows := func(n int, cycles ...int) []uint32 {
-		next := make([]uint32, n)
-		order := rng.Perm(n)
-		for _, c := range cycles {
-			cycle := order[:c]
-			order = order[c:]
-			for i, r := range cycle {
-				next[r] = uint32(cycle[(i+1)%c])<<8 | uint32(rng.IntN(256))
+	var e encoder
+	var d segDecoder
+	d.next = make([]uint32, nextSize)
+	random := make([]byte, 100000)
+	for i := range random {
+		random[i] = byte(rng.IntN(7))
+	}
+	for _, c := range []struct {
+		name   string
+		block  []byte // the block, or nil for a random column
+		cycles int    // the cycles of its rows
+		whole  bool   // walked in stretches
+	}{
+		{"900000 bytes", payload(t, 900000, 18), 1, true},
+		{"shortest walked in stretches", payload(t, minParallel, 19), 1, true},
+		{"one byte shorter", payload(t, minParallel-1, 20), 1, false},
+		{"periodic", bytes.Repeat([]byte("0123456789abcdef"), 8192), 8192, false},
+		{"random column", nil, 0, false},
+	} {
+		last, orig := random, 0
+		if c.block != nil {
+			last = make([]byte, len(c.block))
+			var err error
+			if orig, err = e.bwt(c.block, last); err != nil {
+				t.Fatal(err)
 			}
 		}
-		return next
-	}
-	var d segDecoder
-	d.pre = make([]byte, preSize)
-	for _, c := range []struct {
-		n      int
-		cycles []int
-		whole  bool
-	}{
-		{n: 900000, cycles: []int{900000}, whole: true},
-		{n: minParallel, cycles: []int{minParallel}, whole: true},
-		{n: minParallel - 1, cycles: []int{minParallel - 1}},
-		{n: 100000, cycles: []int{99999, 1}},
-		{n: 100000, cycles: []int{50000, 50000}},
-		{n: 100000, cycles: []int{3, 99997}},
-	} {
-		next := rows(c.n, c.cycles...)
-		before := slices.Clone(next)
-		for _, first := range []uint32{0, uint32(c.n / 2), uint32(c.n - 1)} {
-			want := make([]byte, c.n)
-			for i, row := 0, first; i < c.n; i++ {
-				want[i] = byte(next[row])
-				row = next[row] >> 8
+		n := len(last)
+		// The rows, worked out plainly: the k-th row starting with byte b
+		// is followed by the row ending in the k-th b.
+		first := slices.Clone(last)
+		slices.Sort(first)
+		var seen [256][]int
+		for i, b := range last {
+			seen[b] = append(seen[b], i)
+		}
+		after := make([]int, 0, n)
+		for _, l := range seen {
+			after = append(after, l...)
+		}
+		want := make([]byte, n)
+		for i, row := 0, orig; i < n; i++ {
+			want[i] = first[row]
+			row = after[row]
+		}
+		if c.block != nil && !bytes.Equal(want, c.block) {
+			t.Fatalf("%s: the plain walk does not give the block back", c.name)
+		}
+		cycles := 0
+		done := make([]bool, n)
+		for r := range n {
+			if !done[r] {
+				cycles++
+				for x := r; !done[x]; x = after[x] {
+					done[x] = true
+				}
 			}
-			pieces := d.walk(next, first)
-			if !slices.Equal(next, before) {
-				t.Fatalf("%d rows in cycles %v: the walk left its marks", c.n, c.cycles)
+		}
+		if c.block == nil {
+			c.cycles = cycles
+			if cycles < 2 {
+				t.Fatalf("%s: %d cycles, want several", c.name, cycles)
 			}
-			if (pieces != nil) != c.whole {
-				t.Fatalf("%d rows in cycles %v from %d: walked in stretches: %v", c.n, c.cycles, first, pieces != nil)
+		}
+		if cycles != c.cycles {
+			t.Fatalf("%s: %d cycles, want %d", c.name, cycles, c.cycles)
+		}
+
+		var counts [256]int
+		for _, b := range last {
+			counts[b]++
+		}
+		for i, b := range last {
+			d.next[i] = uint32(b) << 24
+		}
+		var col column
+		d.index(n, &counts, &col)
+		for i, v := range d.next[:n] {
+			if int(v&rowMask) != after[i] {
+				t.Fatalf("%s: row %d is followed by %d, want %d", c.name, i, v&rowMask, after[i])
 			}
-			if got := bytes.Join(pieces, nil); pieces != nil && !bytes.Equal(got, want) {
-				t.Fatalf("%d rows from %d: %d bytes differ from the walk one row at a time", c.n, first, len(got))
+		}
+		before := slices.Clone(d.next[:n])
+		pieces := d.walk(n, &col, uint32(orig))
+		if (pieces != nil) != c.whole {
+			t.Fatalf("%s: walked in stretches: %v, want %v", c.name, pieces != nil, c.whole)
+		}
+		// The top bytes are the walk's to write; the rows must stay.
+		for i, v := range d.next[:n] {
+			if v&^byteBits != before[i]&^byteBits {
+				t.Fatalf("%s: the walk changed row %d or left its mark", c.name, i)
 			}
+		}
+		var got []byte
+		for _, p := range pieces {
+			for _, v := range p {
+				got = append(got, byte(v>>24))
+			}
+		}
+		if pieces != nil && !bytes.Equal(got, want) {
+			t.Fatalf("%s: %d bytes differ from the block", c.name, len(got))
 		}
 	}
 }

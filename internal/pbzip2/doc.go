@@ -50,7 +50,7 @@
 //     goes to compress/bzip2.
 //   - Memory is bounded whatever the input: workers+2 segments of at most
 //     1 MiB of input, workers+2 buffers of 1 MiB of output and 2 more for
-//     the segment being read, 4.5 MB of block state per worker, and about
+//     the segment being read, 3.7 MB of block state per worker, and about
 //     4 MB for compress/bzip2 once the decode is sequential. A segment that
 //     decodes to more than its buffer (a decompression bomb) is decoded
 //     only as fast as the caller reads, so the caller's limit on how much

@@ -64,9 +64,9 @@ type piece struct {
 //
 // Memory is bounded whatever the input: at most workers+2 segments of
 // compressed input (1 MiB each) and workers+4 buffers of decoded output
-// (1 MiB each) are in memory, plus 4.5 MB of block state per worker, and
+// (1 MiB each) are in memory, plus 3.7 MB of block state per worker, and
 // once decoding is sequential, about 4 MB for compress/bzip2: at most about
-// 10 MiB plus 6.4 MiB per worker, 23 MiB with 2 workers. A piece that
+// 10 MiB plus 5.6 MiB per worker, 21 MiB with 2 workers. A piece that
 // decodes to more than a buffer is decoded as the caller reads, so
 // decompression bombs are held back by the caller's own limit on how much
 // it reads.
